@@ -1,0 +1,163 @@
+"""Incremental build: re-embed only documents whose bytes changed, then write a new index.
+
+Documents are identified by path relative to the docs folder and compared by SHA-256 of their
+bytes. Chunks and vectors of unchanged documents are copied from the previous build; when the
+model or chunking parameters differ, everything is rebuilt.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import documents as docs_mod
+from .chunking import ChunkingParams, chunk_document
+from .embedding import Embedder, ModelRef
+from .errors import AskbotError, UsageError
+from .index import FORMAT_VERSION, BuildPlan, Index, write_index
+from .settings import Settings
+from .store import StoredChunk
+
+Notify = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    added: int
+    changed: int
+    removed: int
+    unchanged: int
+    chunks: int
+    seconds: float
+    wrote: bool  # False when nothing changed and the previous build was kept
+
+    def summary(self) -> str:
+        return (
+            f"added {self.added}, changed {self.changed}, removed {self.removed}, "
+            f"unchanged {self.unchanged}, chunks {self.chunks}, {self.seconds:.1f} s"
+        )
+
+
+def chunking_params(settings: Settings) -> ChunkingParams:
+    return ChunkingParams(settings.chunk_tokens, settings.max_chunk_chars, settings.chunk_overlap_sentences)
+
+
+def embedding_text(title: str, text: str) -> str:
+    """What the model and BM25 see for a chunk: the document title gives every chunk its subject."""
+    return f"{title}\n{text}"
+
+
+def scan_docs(settings: Settings, warn: Notify) -> list[docs_mod.SourceFile]:
+    folder = settings.docs_dir
+    if not folder.is_dir():
+        raise UsageError(f"docs folder not found: {folder}")
+    return docs_mod.scan(folder, settings.max_file_bytes, warn)
+
+
+def build(
+    settings: Settings,
+    model: ModelRef,
+    get_embedder: Callable[[], Embedder],
+    previous: Index | None,
+    warn: Notify,
+) -> BuildReport:
+    started = time.perf_counter()
+    files = scan_docs(settings, warn)
+    params = chunking_params(settings)
+    old_docs = _reusable_documents(previous, model, params)
+    old_skipped = previous.manifest.get("skipped", {}) if old_docs else {}
+    unchanged = [f for f in files if old_docs.get(f.source, {}).get("sha256") == f.sha256]
+    to_load = [f for f in files if f not in unchanged and old_skipped.get(f.source) != f.sha256]
+    if previous is not None and old_docs and not to_load:
+        still_skipped = {f.source for f in files if old_skipped.get(f.source) == f.sha256}
+        if {f.source for f in unchanged} == old_docs.keys() and still_skipped == old_skipped.keys():
+            return BuildReport(0, 0, 0, len(unchanged), previous.size, time.perf_counter() - started, False)
+
+    loaded = [d for f in to_load if (d := docs_mod.load(f, warn)) is not None]
+    if not loaded and not unchanged:
+        raise UsageError(f"no documents to index in {settings.docs_dir}")
+    loaded_sources = {d.source for d in loaded}
+    skipped = {f.source: f.sha256 for f in files if f.source not in loaded_sources and f not in unchanged}
+    fresh_chunks, fresh_vectors, dim = _embed(loaded, params, get_embedder, previous)
+    plan = _assemble(previous, unchanged, loaded, fresh_chunks, fresh_vectors, dim)
+    plan.manifest.update(
+        format_version=FORMAT_VERSION,
+        model={"name": model.name, "sha256": model.sha256, "dimension": dim},
+        chunking=_params_record(params),
+        built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        chunks=len(plan.chunks),
+        skipped=skipped,
+    )
+    write_index(settings.index_dir, plan)
+    added = len(loaded_sources - old_docs.keys())
+    changed = len(loaded_sources & old_docs.keys())
+    kept = loaded_sources | {f.source for f in unchanged}
+    removed = len(old_docs.keys() - kept)
+    elapsed = time.perf_counter() - started
+    return BuildReport(added, changed, removed, len(unchanged), len(plan.chunks), elapsed, True)
+
+
+def _embed(loaded, params, get_embedder, previous):
+    if not loaded:
+        dim = previous.embeddings.shape[1]
+        return {}, np.zeros((0, dim), np.float32), dim
+    embedder = get_embedder()
+    fresh_chunks: dict[str, list[StoredChunk]] = {}
+    for doc in loaded:
+        fresh_chunks[doc.source] = [
+            StoredChunk(-1, doc.source, doc.title, doc.date, c.start, c.end, c.sentences, doc.text[c.start : c.end])
+            for c in chunk_document(doc, params, embedder.count_tokens)
+        ]
+    texts = [embedding_text(c.title, c.text) for cs in fresh_chunks.values() for c in cs]
+    return fresh_chunks, embedder.encode(texts, progress=None), embedder.dim
+
+
+def _params_record(params: ChunkingParams) -> dict:
+    return {"max_tokens": params.max_tokens, "max_chars": params.max_chars, "overlap_sentences": params.overlap_sentences}
+
+
+def _reusable_documents(previous: Index | None, model: ModelRef, params: ChunkingParams) -> dict[str, dict]:
+    if previous is None:
+        return {}
+    m = previous.manifest
+    same_chunking = m.get("chunking") == _params_record(params)
+    same_model = m.get("model", {}).get("name") == model.name and m["model"].get("sha256") == model.sha256
+    return m["documents"] if same_chunking and same_model else {}
+
+
+def _assemble(previous, unchanged, loaded, fresh_chunks, fresh_vectors, dim) -> BuildPlan:
+    """Order documents by source; copy unchanged ones from the previous build."""
+    entries: list[tuple[str, str, str | None, str, list[StoredChunk], np.ndarray]] = []
+    offset = 0
+    for doc in loaded:
+        cs = fresh_chunks[doc.source]
+        entries.append((doc.source, doc.title, doc.date, doc.sha256, cs, fresh_vectors[offset : offset + len(cs)]))
+        offset += len(cs)
+    for f in unchanged:
+        info = previous.manifest["documents"][f.source]
+        first, count = info["chunks"]
+        cs = previous.store.get(list(range(first, first + count)))
+        entries.append((f.source, info["title"], info["date"], f.sha256, cs, np.asarray(previous.embeddings[first : first + count])))
+    entries.sort(key=lambda e: e[0])
+
+    chunks: list[StoredChunk] = []
+    vectors: list[np.ndarray] = []
+    manifest_docs: dict[str, dict] = {}
+    for source, title, date, sha, cs, vecs in entries:
+        manifest_docs[source] = {"sha256": sha, "title": title, "date": date, "chunks": [len(chunks), len(cs)]}
+        for c in cs:
+            chunks.append(StoredChunk(len(chunks), source, title, date, c.start, c.end, c.sentences, c.text))
+        vectors.append(vecs)
+    if not chunks:
+        raise AskbotError("the documents produced no text to index")
+    embeddings = np.ascontiguousarray(np.concatenate(vectors), dtype=np.float32).reshape(-1, dim)
+    return BuildPlan(
+        manifest={"documents": manifest_docs},
+        chunks=chunks,
+        documents=[(s, t, d) for s, t, d, *_ in entries],
+        embeddings=embeddings,
+        lexical_texts=[embedding_text(c.title, c.text) for c in chunks],
+    )

@@ -1,0 +1,159 @@
+"""Chunking: split a document into sentence-aligned, token-budgeted, overlapping chunks.
+
+Sentences come from pysbd (rule-based; keeps "U.S." and "$1,2 billion" whole). Chunks pack
+whole sentences up to a token budget and a character cap, and each chunk repeats the last
+`overlap` sentences of the one before, so a sentence that leans on its predecessor ("the phone
+will ...") is indexed together with the sentence that names the subject. Every span is a pair
+of character offsets into `Document.text`, so the exact source text can always be shown.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from .documents import Document
+
+Span = tuple[int, int]
+TokenCounter = Callable[[Sequence[str]], list[int]]
+
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
+_SEGMENT_WINDOW = 10_000  # pysbd is quadratic-ish on huge runs; feed it bounded windows
+
+
+@dataclass(frozen=True)
+class ChunkingParams:
+    max_tokens: int
+    max_chars: int
+    overlap_sentences: int
+
+
+@dataclass(frozen=True)
+class Chunk:
+    source: str
+    start: int
+    end: int
+    sentences: tuple[Span, ...]  # absolute offsets into the document text
+
+
+@lru_cache(maxsize=1)
+def _segmenter():
+    import pysbd
+
+    return pysbd.Segmenter(language="en", clean=False)
+
+
+def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[Span]:
+    """Sentence spans of text[start:end], stripped of surrounding white space."""
+    end = len(text) if end is None else end
+    spans: list[Span] = []
+    for p_start, p_end in _paragraphs(text, start, end):
+        for w_start, w_end in _windows(text, p_start, p_end):
+            spans.extend(_segment(text, w_start, w_end))
+    return spans
+
+
+def _paragraphs(text: str, start: int, end: int) -> list[Span]:
+    spans, cursor = [], start
+    for match in _PARAGRAPH_BREAK.finditer(text, start, end):
+        spans.append((cursor, match.start()))
+        cursor = match.end()
+    spans.append((cursor, end))
+    return [s for s in spans if text[s[0] : s[1]].strip()]
+
+
+def _windows(text: str, start: int, end: int) -> list[Span]:
+    spans = []
+    while end - start > _SEGMENT_WINDOW:
+        cut = text.rfind(" ", start + _SEGMENT_WINDOW // 2, start + _SEGMENT_WINDOW)
+        cut = cut + 1 if cut > 0 else start + _SEGMENT_WINDOW
+        spans.append((start, cut))
+        start = cut
+    spans.append((start, end))
+    return spans
+
+
+def _segment(text: str, start: int, end: int) -> list[Span]:
+    spans, cursor = [], start
+    for sentence in _segmenter().segment(text[start:end]):
+        piece = sentence.strip()
+        if not piece:
+            continue
+        found = text.find(piece, cursor, end)
+        if found < 0:  # pysbd altered the text; fall back to the rest of the window
+            found = cursor
+            piece = text[cursor:end].strip()
+            if not piece:
+                break
+            found = text.find(piece, cursor, end)
+        spans.append((found, found + len(piece)))
+        cursor = found + len(piece)
+    return spans
+
+
+def chunk_document(doc: Document, params: ChunkingParams, count_tokens: TokenCounter) -> list[Chunk]:
+    """Pack the document's sentences into chunks within the token budget and character cap."""
+    sentences = split_sentences(doc.text, doc.body_start)
+    title_tokens = count_tokens([doc.title])[0] + 3  # the title is prepended when embedding
+    budget = max(16, params.max_tokens - title_tokens)
+    sentences, tokens = _fit_long_sentences(doc.text, sentences, count_tokens, budget, params.max_chars)
+    chunks: list[Chunk] = []
+    i = 0
+    while i < len(sentences):
+        j, used = i, 0
+        while j < len(sentences):
+            chars = sentences[j][1] - sentences[i][0]
+            if j > i and (used + tokens[j] > budget or chars > params.max_chars):
+                break
+            used += tokens[j]
+            j += 1
+        group = tuple(sentences[i:j])
+        chunks.append(Chunk(doc.source, group[0][0], group[-1][1], group))
+        if j >= len(sentences):
+            break
+        i = max(i + 1, j - params.overlap_sentences)
+    return chunks
+
+
+def _fit_long_sentences(
+    text: str, sentences: list[Span], count_tokens: TokenCounter, budget: int, max_chars: int
+) -> tuple[list[Span], list[int]]:
+    """Cut any sentence over the budget into word-aligned pieces that fit."""
+    tokens = count_tokens([text[a:b] for a, b in sentences])
+    if all(t <= budget for t in tokens) and all(b - a <= max_chars for a, b in sentences):
+        return sentences, tokens
+    fitted: list[Span] = []
+    fitted_tokens: list[int] = []
+    for (a, b), n in zip(sentences, tokens):
+        if n <= budget and b - a <= max_chars:
+            fitted.append((a, b))
+            fitted_tokens.append(n)
+            continue
+        # Pieces sized by characters, then checked: ~4 chars per token is typical English,
+        # so start there and halve until every piece fits.
+        width = min(max_chars, budget * 4)
+        while True:
+            pieces = _cut(text, a, b, width)
+            counts = count_tokens([text[p:q] for p, q in pieces])
+            if all(c <= budget for c in counts) or width <= 32:
+                break
+            width //= 2
+        fitted.extend(pieces)
+        fitted_tokens.extend(counts)
+    return fitted, fitted_tokens
+
+
+def _cut(text: str, start: int, end: int, width: int) -> list[Span]:
+    pieces = []
+    while end - start > width:
+        cut = text.rfind(" ", start + width // 2, start + width)
+        cut = cut if cut > start else start + width
+        pieces.append((start, cut))
+        start = cut
+        while start < end and text[start].isspace():
+            start += 1
+    if start < end:
+        pieces.append((start, end))
+    return pieces

@@ -1,0 +1,187 @@
+"""The `askbot` command line. Heavy imports happen inside commands, so --help stays instant."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from .errors import AskbotError
+
+DIR = click.Path(file_okay=False, path_type=Path)
+
+
+def _settings(docs: Path | None = None, index: Path | None = None, **more):
+    from .settings import Settings
+
+    return Settings.from_env().with_overrides(docs_dir=docs, index_dir=index, **more)
+
+
+def docs_option(f):
+    return click.option("--docs", type=DIR, help="Documents folder [env ASKBOT_DOCS_DIR; default docs]")(f)
+
+
+def index_option(f):
+    return click.option("--index", type=DIR, help="Index folder [env ASKBOT_INDEX_DIR; default index]")(f)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--verbose", is_flag=True, help="Show tracebacks on errors.")
+@click.version_option(package_name="askbot")
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool) -> None:
+    """Answer questions from a folder of documents.
+
+    \b
+    Examples:
+      askbot index build
+      askbot ask "What chip powers the OnePlus 6?"
+      echo "Who is the CEO of OnePlus?" | askbot ask --json
+      askbot repl
+    """
+    ctx.obj = {"verbose": verbose}
+
+
+@cli.group()
+def index() -> None:
+    """Build or inspect the index."""
+
+
+@index.command("build")
+@docs_option
+@index_option
+def index_build(docs: Path | None, index: Path | None) -> None:
+    """Index the documents folder; only changed documents are embedded again.
+
+    \b
+    Example:
+      askbot index build --docs docs --index index
+      added 1, changed 0, removed 0, unchanged 0, chunks 4, 6.2 s
+    """
+    from .engine import build_index
+
+    report = build_index(_settings(docs, index))
+    click.echo(report.summary())
+
+
+@index.command("info")
+@index_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def index_info(index: Path | None, as_json: bool) -> None:
+    """Describe the index in use: documents, chunks, model, size.
+
+    \b
+    Example:
+      askbot index info --json
+    """
+    from dataclasses import asdict
+
+    from .engine import Engine
+
+    info = Engine.open(_settings(index=index), auto_build=False).info()
+    if as_json:
+        click.echo(json.dumps(asdict(info)))
+        return
+    for key, value in asdict(info).items():
+        click.echo(f"{key.replace('_', ' ')}: {value}")
+
+
+@cli.command()
+@click.argument("question", required=False)
+@docs_option
+@index_option
+@click.option("-k", "k", type=click.IntRange(1, 50), help="How many passages to show [default 3].")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per question, one per line.")
+def ask(question: str | None, docs: Path | None, index: Path | None, k: int | None, as_json: bool) -> None:
+    """Answer QUESTION, or each line of standard input when QUESTION is left out.
+
+    \b
+    Examples:
+      askbot ask "What chip powers the OnePlus 6?"
+      askbot ask -k 5 --json "Who is the CEO of OnePlus?"
+      cat questions.txt | askbot ask --json > answers.jsonl
+    """
+    from .engine import Engine
+
+    engine = Engine.open(_settings(docs, index))
+    if question is not None:
+        _print_answer(engine.ask(question, k), as_json)
+        return
+    failed = False
+    for line in iter(sys.stdin.readline, ""):
+        if not line.strip():
+            continue
+        try:
+            _print_answer(engine.ask(line, k), as_json)
+        except AskbotError as error:  # a bad line is reported; the rest are still answered
+            failed = True
+            click.echo(f"askbot: error: {error}", err=True)
+    if failed:
+        sys.exit(2)
+
+
+def _print_answer(answer, as_json: bool) -> None:
+    from .render import answer_text
+
+    if as_json:
+        click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
+    else:
+        click.echo(answer_text(answer))
+        click.echo()
+    sys.stdout.flush()
+
+
+@cli.command()
+@docs_option
+@index_option
+@click.option("-k", "k", type=click.IntRange(1, 50), help="How many passages to show [default 3].")
+def repl(docs: Path | None, index: Path | None, k: int | None) -> None:
+    """Ask questions interactively (:help lists the commands).
+
+    \b
+    Example:
+      askbot repl
+      > What chip powers the OnePlus 6?
+    """
+    from .engine import Engine
+    from .repl import Repl
+
+    settings = _settings(docs, index)
+    Repl(Engine.open(settings), k or settings.top_k).run()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: one clear line on stderr and a meaningful exit code for every failure."""
+    verbose = "--verbose" in (argv if argv is not None else sys.argv[1:])
+    try:
+        cli.main(args=argv, prog_name="askbot", standalone_mode=False)
+    except click.exceptions.Exit as done:
+        return done.exit_code
+    except click.ClickException as error:
+        error.show()
+        return error.exit_code
+    except click.Abort:
+        click.echo("askbot: interrupted", err=True)
+        return 130
+    except AskbotError as error:
+        if verbose:
+            raise
+        click.echo(f"askbot: error: {error}", err=True)
+        return error.exit_code
+    except KeyboardInterrupt:
+        click.echo("askbot: interrupted", err=True)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as error:  # a bug: keep the promise of one line unless asked for more
+        if verbose:
+            raise
+        click.echo(f"askbot: error: {type(error).__name__}: {error} (run with --verbose for details)", err=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""Plain-text rendering of answers for the terminal surfaces (CLI and REPL).
+
+Styling goes through click.style; click.echo drops it when the output is not a terminal.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import click
+
+from .answer import Answer, Passage
+
+NOT_FOUND = "The documents don't say."
+
+
+def source_line(p: Passage) -> str:
+    when = f" ({p.date})" if p.date else ""
+    return f"{p.title}{when} — {p.source}, chars {p.start}–{p.end}"
+
+
+def answer_text(answer: Answer) -> str:
+    """The answer and its source, or a plain 'not in the documents' with the closest passages."""
+    if not answer.answered:
+        lines = [NOT_FOUND]
+        if answer.passages:
+            lines.append("Closest I found:")
+            for p in answer.passages:
+                lines.append(f"  • {excerpt(p.text, 160)}")
+                lines.append(f"    {source_line(p)}")
+        return "\n".join(lines)
+    top = answer.passages[0]
+    return "\n".join(
+        [
+            click.style(answer.answer or "", bold=True),
+            f"Source: {source_line(top)}",
+            f"Confidence: {answer.confidence:.2f}",
+        ]
+    )
+
+
+def highlighted_passage(answer: Answer, width: int = 100) -> str:
+    """The top passage with the answer sentence highlighted inside it."""
+    p = answer.passages[0]
+    if answer.answer_start is None or answer.answer_end is None:
+        return textwrap.fill(p.text, width)
+    before, hit, after = p.text[: answer.answer_start], p.text[answer.answer_start : answer.answer_end], p.text[answer.answer_end :]
+    marker = "\x00"  # wrap first, then style, so escape codes don't upset the line widths
+    wrapped = textwrap.fill(before + marker + hit + marker + after, width)
+    first, middle, last = wrapped.split(marker)
+    return first + click.style(middle, fg="yellow", bold=True) + last
+
+
+def passages_text(answer: Answer) -> str:
+    lines = []
+    for i, p in enumerate(answer.passages, 1):
+        lines.append(f"[{i}] score {p.score:.2f} · {source_line(p)}")
+        lines.append(textwrap.indent(textwrap.fill(p.text, 96), "    "))
+    return "\n".join(lines) if lines else "(no passages)"
+
+
+def excerpt(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", 0, limit - 1)
+    return text[: cut if cut > 0 else limit - 1] + "…"

@@ -27,7 +27,33 @@ def index_option(f):
     return click.option("--index", type=DIR, help="Index folder [env ASKBOT_INDEX_DIR; default index]")(f)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class AskbotGroup(click.Group):
+    """Turns every failure into one line on stderr and an exit code (tracebacks with --verbose)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except AskbotError as error:
+            self._fail(ctx, str(error), error.exit_code)
+        except KeyboardInterrupt:
+            self._fail(ctx, "interrupted", 130)
+        except BrokenPipeError:
+            sys.stderr.close()  # the reader left; nothing more to say
+            ctx.exit(0)
+        except Exception as error:  # a bug: still one line, unless asked for the traceback
+            self._fail(ctx, f"{type(error).__name__}: {error} (run with --verbose for details)", 1)
+
+    @staticmethod
+    def _fail(ctx: click.Context, message: str, code: int) -> None:
+        if (ctx.obj or {}).get("verbose"):
+            raise
+        click.echo(f"askbot: error: {message}", err=True)
+        ctx.exit(code)
+
+
+@click.group(cls=AskbotGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--verbose", is_flag=True, help="Show tracebacks on errors.")
 @click.version_option(package_name="askbot")
 @click.pass_context
@@ -152,36 +178,9 @@ def repl(docs: Path | None, index: Path | None, k: int | None) -> None:
     Repl(Engine.open(settings), k or settings.top_k).run()
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point: one clear line on stderr and a meaningful exit code for every failure."""
-    verbose = "--verbose" in (argv if argv is not None else sys.argv[1:])
-    try:
-        cli.main(args=argv, prog_name="askbot", standalone_mode=False)
-    except click.exceptions.Exit as done:
-        return done.exit_code
-    except click.ClickException as error:
-        error.show()
-        return error.exit_code
-    except click.Abort:
-        click.echo("askbot: interrupted", err=True)
-        return 130
-    except AskbotError as error:
-        if verbose:
-            raise
-        click.echo(f"askbot: error: {error}", err=True)
-        return error.exit_code
-    except KeyboardInterrupt:
-        click.echo("askbot: interrupted", err=True)
-        return 130
-    except BrokenPipeError:
-        return 0
-    except Exception as error:  # a bug: keep the promise of one line unless asked for more
-        if verbose:
-            raise
-        click.echo(f"askbot: error: {type(error).__name__}: {error} (run with --verbose for details)", err=True)
-        return 1
-    return 0
+def main() -> None:
+    cli.main(prog_name="askbot")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

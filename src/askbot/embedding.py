@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -113,3 +114,9 @@ class Embedder:
             return []
         encoded = self._model.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
         return [len(ids) for ids in encoded]
+
+
+@lru_cache(maxsize=2)
+def load_embedder(ref: ModelRef) -> Embedder:
+    """One loaded model per process and model, shared by every engine (and test) that needs it."""
+    return Embedder(ref)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from . import builder
 from .answer import Answer, select_answer
 from .builder import BuildReport
-from .embedding import Embedder, ModelRef, resolve_model
+from .embedding import Embedder, ModelRef, load_embedder, resolve_model
 from .errors import IndexProblem, UsageError
 from .index import REBUILD, Index, current_build, load_index, read_manifest
 from .lexical import tokenize
@@ -146,7 +146,7 @@ class Engine:
     def _get_embedder(self) -> Embedder:
         with self._embedder_lock:
             if self._embedder is None:
-                self._embedder = Embedder(self._model)
+                self._embedder = load_embedder(self._model)
             return self._embedder
 
 
@@ -159,7 +159,7 @@ def build_index(settings: Settings, notify: Notify = _stderr) -> BuildReport:
         notify(f"{problem}; rebuilding from scratch")
         previous = None
     try:
-        return builder.build(settings, model, lambda: Embedder(model), previous, notify)
+        return builder.build(settings, model, lambda: load_embedder(model), previous, notify)
     finally:
         if previous is not None:
             previous.close()

@@ -1,0 +1,82 @@
+"""Shared fixtures: the real model, a real index built from the seed article, CLI runners."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+REPO = Path(__file__).resolve().parents[1]
+SEED_DOCS = REPO / "docs"
+SQUAD = REPO.parent / "shared" / "eval" / "squad-dev"
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch, tmp_path):
+    """Tests never read a developer's .env or ASKBOT_* variables, and never write to the repo."""
+    for key in list(os.environ):
+        if key.startswith("ASKBOT_") or key == "DISCORD_TOKEN":
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def seed_index(tmp_path_factory) -> Path:
+    """An index of the seed article, built once per session (copy it before changing it)."""
+    from askbot.engine import build_index
+    from askbot.settings import Settings
+
+    folder = tmp_path_factory.mktemp("seed-index")
+    build_index(Settings(docs_dir=SEED_DOCS, index_dir=folder), notify=lambda _: None)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def seed_engine(seed_index):
+    from askbot.engine import Engine
+    from askbot.settings import Settings
+
+    engine = Engine.open(Settings(docs_dir=SEED_DOCS, index_dir=seed_index), notify=lambda _: None)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture
+def docs_copy(tmp_path) -> Path:
+    """A writable copy of the seed docs folder."""
+    target = tmp_path / "docs"
+    shutil.copytree(SEED_DOCS, target)
+    return target
+
+
+@pytest.fixture
+def cli():
+    """Run the askbot CLI in-process; returns click's Result (stdout, stderr, exit_code)."""
+    from askbot.cli import cli as command
+
+    def run(*args: str, input: str | None = None):
+        return CliRunner().invoke(command, list(args), input=input, catch_exceptions=False)
+
+    return run
+
+
+def run_askbot(*args: str, input: str | None = None, cwd: Path | None = None, env: dict | None = None, timeout: float = 300):
+    """Run `python -m askbot` as a real subprocess (for pipes, exit codes and start-up)."""
+    full_env = {**os.environ, "PYTHONPATH": str(REPO / "src"), **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "askbot", *args],
+        input=input,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=full_env,
+        timeout=timeout,
+    )

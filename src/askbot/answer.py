@@ -19,7 +19,7 @@ from .store import StoredChunk
 MAX_ANSWER_CHARS = 400
 NEIGHBOUR_WEIGHT = 0.3
 PASSAGE_WEIGHT = 0.5
-SELECT_FROM = 3  # passages whose sentences compete for the answer
+SELECT_FROM = 5  # passages whose sentences compete for the answer
 
 
 @dataclass(frozen=True)

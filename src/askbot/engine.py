@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from . import builder
-from .answer import Answer, select_answer
+from .answer import SELECT_FROM, Answer, select_answer
 from .builder import BuildReport
 from .embedding import Embedder, ModelRef, load_embedder, resolve_model
 from .errors import IndexProblem, UsageError
@@ -88,7 +88,7 @@ class Engine:
         answers = []
         for question, vector in zip(cleaned, vectors):
             tokens = tokenize([question])[0]
-            hits = hybrid_search(index, vector, tokens, max(k, 3), self.settings.dense_weight)
+            hits = hybrid_search(index, vector, tokens, max(k, SELECT_FROM), self.settings.dense_weight)
             chunks = index.store.get([h.chunk_id for h in hits])
             answer = select_answer(question, tokens, hits, chunks, index.lexical, self.settings.min_confidence)
             answers.append(_trim(answer, k))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 import shutil
 import time
 from dataclasses import dataclass
@@ -102,7 +103,7 @@ def write_index(index_dir: Path, plan: BuildPlan) -> Path:
     import faiss
 
     index_dir.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{os.getpid()}"
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{secrets.token_hex(4)}"
     tmp = index_dir / f".tmp-build-{stamp}"
     final = index_dir / f"build-{stamp}"
     tmp.mkdir()

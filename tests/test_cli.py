@@ -233,3 +233,28 @@ def test_subprocess_pipeline_repl_and_exit_codes(seed_index, tmp_path):
     assert "unknown command :bogus; :help lists them" in out
     assert "The documents don't say." in out
     assert "never asked" not in out
+
+
+def test_stdin_answers_each_line_as_it_arrives(seed_index):
+    """A program talking to `askbot ask --json` line by line gets each answer before sending more."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "askbot", "ask", "--json", "--docs", str(SEED_DOCS), "--index", str(seed_index)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
+    )
+    try:
+        for question, fact in [("What chip powers the OnePlus 6?", "Snapdragon 845"), ("Who is the CEO of OnePlus?", "Pete Lau")]:
+            proc.stdin.write(question + "\n")
+            proc.stdin.flush()
+            reply = json.loads(proc.stdout.readline())  # blocks until this answer is flushed
+            assert reply["question"] == question and fact in reply["answer"]
+        proc.stdin.close()
+        assert proc.wait(timeout=60) == 0
+    finally:
+        proc.kill()

@@ -44,6 +44,7 @@ NO_PINGS = discord.AllowedMentions.none()
 # content is not needed: Discord delivers the content of messages that mention the bot and of DMs.
 INTENTS = discord.Intents(guilds=True, guild_messages=True, dm_messages=True)
 RECENT_ANSWERS = 2000  # answers whose buttons still work (older ones ask the user to ask again)
+LOGGERS = {"askbot": logging.INFO, "discord": logging.WARNING}
 DRAIN_SECONDS = 10  # on shutdown, how long questions being answered get to finish
 
 SORRY = "Sorry, something went wrong while answering that. The error has been logged."
@@ -162,6 +163,8 @@ async def reindex_command(interaction: discord.Interaction) -> None:
 
 class AskBot(discord.Client):
     def __init__(self, settings: Settings, open_engine: Callable[[], Engine], **client_options):
+        # askbot has no voice: discord.py's warnings about missing voice libraries are noise.
+        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         super().__init__(intents=INTENTS, allowed_mentions=NO_PINGS, **client_options)
         point_discord_at(settings.discord_api_base, settings.discord_gateway_url)
         self.settings = settings
@@ -185,6 +188,8 @@ class AskBot(discord.Client):
     async def setup_hook(self) -> None:
         """After login, before the gateway: load the index (building it if needed), sync commands."""
         self.engine = await asyncio.to_thread(self._open_engine)
+        # The first question loads the model: answer one now, so no user waits for it.
+        await asyncio.to_thread(self.engine.ask, "warm-up")
         self.feedback = await asyncio.to_thread(FeedbackStore, self.settings.data_dir / FEEDBACK_FILE)
         self.batcher = Batcher(self._answer_batch)
         guild = discord.Object(self.settings.discord_guild_id) if self.settings.discord_guild_id else None
@@ -407,8 +412,8 @@ def check_token(token: str) -> str:
 def run(settings: Settings, open_engine: Callable[[], Engine] | None = None, **client_options) -> None:
     """`askbot discord`: log in, load the index, connect, answer until SIGINT/SIGTERM."""
     token = check_token(settings.discord_token)
-    _log_to_stderr(token)
     opener = open_engine or (lambda: Engine.open(settings))
+    handler = _log_to_stderr(token)
     try:
         asyncio.run(_serve(settings, token, opener, client_options))
     except discord.LoginFailure:
@@ -421,6 +426,9 @@ def run(settings: Settings, open_engine: Callable[[], Engine] | None = None, **c
         raise AskbotError(f"the Discord gateway closed the connection (code {closed.code})") from None
     except (OSError, discord.GatewayNotFound, discord.HTTPException) as error:
         raise AskbotError(f"cannot reach Discord at {settings.discord_api_base}: {_reason(error)}") from None
+    finally:
+        for name in LOGGERS:
+            logging.getLogger(name).removeHandler(handler)
 
 
 async def _serve(settings: Settings, token: str, opener: Callable[[], Engine], client_options: dict) -> None:
@@ -452,14 +460,16 @@ def _close_on_signals(bot: AskBot) -> None:
         loop.add_signal_handler(sig, close)
 
 
-def _log_to_stderr(token: str) -> None:
+def _log_to_stderr(token: str) -> logging.Handler:
+    """askbot's own log at INFO, discord.py's at WARNING, on stderr, with the token redacted."""
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("askbot: %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactToken(token))
-    for name in ("discord", "askbot"):
+    for name, level in LOGGERS.items():
         logger = logging.getLogger(name)
         logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
+        logger.setLevel(level)
+    return handler
 
 
 def _reason(error: BaseException) -> str:

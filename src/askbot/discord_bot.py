@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import wraps
 
+import aiohttp
 import discord
 import yarl
 from discord import app_commands
@@ -225,14 +226,23 @@ class AskBot(discord.Client):
         if question is None or not self._channel_allowed(message.channel):
             return
         origin = Origin.of(message.author, message.channel, message.guild)
-        refusal = self._refusal(origin, question, quiet_repeats=True)
-        if refusal is not None:
-            if refusal:
-                await message.reply(refusal, mention_author=False)
-            return
-        async with message.channel.typing():
-            reply, view = await self._answer(question, origin)
-        await message.reply(content=reply.content, embed=reply.embed, view=view, mention_author=False)
+        try:
+            refusal = self._refusal(origin, question, quiet_repeats=True)
+            if refusal is not None:
+                if refusal:
+                    await self._reply(message, render.Reply(content=refusal))
+                return
+            async with message.channel.typing():
+                reply, view = await self._answer(question, origin)
+            await self._reply(message, reply, view)
+        except discord.Forbidden:  # a server setting, not a bug: one line for the operator
+            log.warning("no permission to answer in channel %s: see the README's invite permissions", message.channel.id)
+
+    @staticmethod
+    async def _reply(message: discord.Message, reply: render.Reply, view: discord.ui.View | None = None) -> None:
+        """Reply to a message; if it was deleted meanwhile, just post in its channel."""
+        reference = message.to_reference(fail_if_not_exists=False)
+        await message.channel.send(content=reply.content, embed=reply.embed, view=view, reference=reference, mention_author=False)
 
     def _addressed_question(self, message: discord.Message) -> str | None:
         """The question in a message meant for the bot (a DM, or a mention), else None."""
@@ -283,7 +293,10 @@ class AskBot(discord.Client):
         return render.note("I only answer in " + ", ".join(f"<#{c}>" for c in self.settings.discord_channels) + ".")
 
     async def _answer(self, question: str, origin: Origin) -> tuple[render.Reply, discord.ui.View | None]:
-        """Answer one question (never raises): the reply to send and its buttons."""
+        """Answer one question (never raises): the reply to send and its buttons.
+
+        `origin` is where a per-thread or per-user conversation would be looked up (follow-ups).
+        """
         try:
             answer = await self.batcher.submit(question)
         except AskbotError as error:
@@ -404,7 +417,7 @@ class RedactToken(logging.Filter):
 def check_token(token: str) -> str:
     if not token:
         raise UsageError("DISCORD_TOKEN is not set: put the bot token in .env or the environment (see README)")
-    if any(c.isspace() for c in token) or token.lower().startswith("bot "):
+    if any(c.isspace() for c in token):
         raise UsageError("DISCORD_TOKEN must be the bare bot token: no spaces, no 'Bot ' prefix")
     return token
 
@@ -424,7 +437,7 @@ def run(settings: Settings, open_engine: Callable[[], Engine] | None = None, **c
         if closed.code == 4004:
             raise UsageError("Discord refused DISCORD_TOKEN at the gateway: check the token") from None
         raise AskbotError(f"the Discord gateway closed the connection (code {closed.code})") from None
-    except (OSError, discord.GatewayNotFound, discord.HTTPException) as error:
+    except (aiohttp.ClientError, discord.GatewayNotFound, discord.HTTPException) as error:
         raise AskbotError(f"cannot reach Discord at {settings.discord_api_base}: {_reason(error)}") from None
     finally:
         for name in LOGGERS:

@@ -142,7 +142,7 @@ class FakeDiscord:
         self._loop.run_until_complete(self._runner.setup())
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         self._loop.run_until_complete(site.start())
-        self.port = site._server.sockets[0].getsockname()[1]
+        self.port = self._runner.addresses[0][1]
         started.set()
         self._loop.run_forever()
         self._loop.close()
@@ -584,5 +584,7 @@ class BotRunner:
 
         async with self.bot:
             waiter = asyncio.create_task(ready())
-            await self.bot.start(self._token, reconnect=True)
+            # reconnect=False: a broken test fails instead of retrying. RESUME and re-IDENTIFY
+            # after the gateway closes a socket still happen (discord.py handles those itself).
+            await self.bot.start(self._token, reconnect=False)
             waiter.cancel()

@@ -84,6 +84,7 @@ def start_bot(fake, seed_engine, tmp_path):
     assert log.records > 0, "the log capture saw nothing"
     for request in fake.sent():
         assert_no_pings_and_within_limits(request)
+    assert not [r for r in fake.requests if TOKEN in json.dumps(r.body)], "the token is never sent as content"
     assert not fake.unhandled, f"requests the fake does not know: {fake.unhandled}"
 
 

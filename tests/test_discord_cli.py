@@ -77,7 +77,7 @@ def test_askbot_discord_answers_and_an_acknowledged_vote_survives_sigkill(tmp_pa
     assert len(record["answers"]) == 1 and "Snapdragon 845" in record["answers"][0]
 
 
-def test_sigterm_closes_the_connection_cleanly(tmp_path, seed_engine, monkeypatch):
+def test_sigterm_closes_the_connection_cleanly(tmp_path, seed_engine):
     from askbot.discord_bot import run
 
     with FakeDiscord() as fake:

@@ -208,7 +208,7 @@ def feedback_export(data: Path | None, output: Path | None) -> None:
     """Write every voted answer as JSONL, in the format of the eval questions.
 
     \b
-    A 👍 answer becomes the gold answer; a 👎 one has "answers": [] for a person to fill in.
+    An answer with more 👍 than 👎 is the gold answer; others have "answers": [] to fill in.
     Example:
       askbot feedback export -o feedback.jsonl
     """

@@ -5,8 +5,8 @@ and on disk, so a vote the user saw acknowledged survives the bot being killed r
 User ids are stored as keyed hashes (HMAC-SHA-256, random key kept in the database), never raw.
 
 `export` yields one record per voted answer in the eval question format
-(`{"id", "question", "answers", "title"}` plus more keys): a 👍 answer becomes the gold answer;
-an answer voted 👎 has an empty "answers" list, for a person to fill in before using it as a test.
+(`{"id", "question", "answers", "title"}` plus more keys): an answer with more 👍 than 👎 becomes
+the gold answer; any other has an empty "answers" list, for a person to fill in before use.
 """
 
 from __future__ import annotations

@@ -66,6 +66,7 @@ def cli(ctx: click.Context, verbose: bool) -> None:
       askbot ask "What chip powers the OnePlus 6?"
       echo "Who is the CEO of OnePlus?" | askbot ask --json
       askbot repl
+      askbot discord
     """
     ctx.obj = {"verbose": verbose}
 
@@ -176,6 +177,53 @@ def repl(docs: Path | None, index: Path | None, k: int | None) -> None:
 
     settings = _settings(docs, index)
     Repl(Engine.open(settings), k or settings.top_k).run()
+
+
+@cli.command("discord")
+@docs_option
+@index_option
+def discord_command(docs: Path | None, index: Path | None) -> None:
+    """Run the Discord bot: /ask, mentions and DMs answered from the documents.
+
+    \b
+    Needs DISCORD_TOKEN in .env or the environment (the README explains the portal setup).
+    Loads (or builds) the index, connects, and runs until Ctrl-C or SIGTERM.
+    Example:
+      askbot discord --docs docs --index index
+    """
+    from .discord_bot import run
+
+    run(_settings(docs, index))
+
+
+@cli.group()
+def feedback() -> None:
+    """Votes collected by the Discord bot."""
+
+
+@feedback.command("export")
+@click.option("--data", type=DIR, help="Data folder holding feedback.sqlite3 [env ASKBOT_DATA_DIR; default data]")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE, not standard output.")
+def feedback_export(data: Path | None, output: Path | None) -> None:
+    """Write every voted answer as JSONL, in the format of the eval questions.
+
+    \b
+    An answer with more 👍 than 👎 is the gold answer; others have "answers": [] to fill in.
+    Example:
+      askbot feedback export -o feedback.jsonl
+    """
+    from .feedback import open_existing
+
+    store = open_existing(_settings(data_dir=data).data_dir)
+    try:
+        lines = [json.dumps(record, ensure_ascii=False) + "\n" for record in store.export()]
+    finally:
+        store.close()
+    if output is None:
+        click.echo("".join(lines), nl=False)
+        return
+    output.write_text("".join(lines), encoding="utf-8")
+    click.echo(f"exported {len(lines)} answers to {output}", err=True)
 
 
 def main() -> None:

@@ -114,12 +114,20 @@ class Engine:
             return report
 
     def reload_if_changed(self) -> bool:
-        """Pick up an index another process (the CLI) built; True when one was loaded."""
-        build = current_build(self.settings.index_dir)
-        if build is None or build == self._index.path:
+        """Pick up an index another process (the CLI) built; True when one was loaded.
+
+        Skipped while this engine is rebuilding: the rebuild swaps its own result in.
+        """
+        if not self._build_lock.acquire(blocking=False):
             return False
-        self._swap(_load_current(self.settings, self._model))
-        return True
+        try:
+            build = current_build(self.settings.index_dir)
+            if build is None or build == self._index.path:
+                return False
+            self._swap(_load_current(self.settings, self._model))
+            return True
+        finally:
+            self._build_lock.release()
 
     def info(self) -> IndexInfo:
         m = self._index.manifest
@@ -139,9 +147,9 @@ class Engine:
         self._index.close()
 
     def _swap(self, index: Index) -> None:
-        old, self._index = self._index, index
-        if old is not None and old is not index:
-            old.close()
+        # The old index is not closed here: a question in another thread may still be reading
+        # it. Its last reference going away closes it.
+        self._index = index
 
     def _get_embedder(self) -> Embedder:
         with self._embedder_lock:

@@ -32,7 +32,39 @@ def _float(name: str, default: float) -> float:
         raise UsageError(f"{name} must be a number, got {raw!r}") from None
 
 
-@dataclass(frozen=True)
+def _bool(name: str, default: bool) -> bool:
+    raw = _env(name, "on" if default else "off").lower()
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise UsageError(f"{name} must be on or off, got {raw!r}")
+
+
+def _ids(name: str) -> tuple[int, ...]:
+    """A comma-separated list of Discord ids (snowflakes)."""
+    raw = _env(name, "")
+    try:
+        return tuple(int(part) for part in raw.replace(" ", "").split(",") if part)
+    except ValueError:
+        raise UsageError(f"{name} must be comma-separated numeric ids, got {raw!r}") from None
+
+
+def _id(name: str) -> int | None:
+    ids = _ids(name)
+    if len(ids) > 1:
+        raise UsageError(f"{name} takes one id, got {len(ids)}")
+    return ids[0] if ids else None
+
+
+def _url(name: str, default: str, schemes: tuple[str, ...]) -> str:
+    raw = _env(name, default)
+    if not raw.startswith(tuple(f"{s}://" for s in schemes)):
+        raise UsageError(f"{name} must start with {' or '.join(f'{s}://' for s in schemes)}, got {raw!r}")
+    return raw
+
+
+@dataclass(frozen=True, repr=False)
 class Settings:
     """Everything askbot can be told. Each field maps to one ASKBOT_* variable (see .env.example)."""
 
@@ -49,6 +81,17 @@ class Settings:
     # Fusion and abstention (see search.py / answer.py).
     dense_weight: float = 0.6
     min_confidence: float = 0.35
+    # Where askbot keeps what it records (Discord feedback).
+    data_dir: Path = Path("data")
+    # Discord (see discord_bot.py). The token is a secret: it never appears in repr or logs.
+    discord_token: str = ""
+    discord_guild_id: int | None = None  # sync /ask to this server at once instead of globally
+    discord_api_base: str = "https://discord.com/api/v10"
+    discord_gateway_url: str = "wss://gateway.discord.gg/"
+    discord_dms: bool = True
+    discord_cooldown_seconds: float = 5.0
+    discord_max_question_chars: int = 500
+    discord_channels: tuple[int, ...] = ()  # empty: every channel the bot can see
 
     @classmethod
     def from_env(cls, env_file: str | os.PathLike | None = ".env") -> "Settings":
@@ -69,7 +112,26 @@ class Settings:
             max_question_chars=_int("ASKBOT_MAX_QUESTION_CHARS", d.max_question_chars),
             dense_weight=_float("ASKBOT_DENSE_WEIGHT", d.dense_weight),
             min_confidence=_float("ASKBOT_MIN_CONFIDENCE", d.min_confidence),
+            data_dir=Path(_env("ASKBOT_DATA_DIR", str(d.data_dir))),
+            discord_token=_env("DISCORD_TOKEN", d.discord_token),
+            discord_guild_id=_id("ASKBOT_DISCORD_GUILD_ID"),
+            discord_api_base=_url("ASKBOT_DISCORD_API_BASE", d.discord_api_base, ("https", "http")),
+            discord_gateway_url=_url("ASKBOT_DISCORD_GATEWAY_URL", d.discord_gateway_url, ("wss", "ws")),
+            discord_dms=_bool("ASKBOT_DISCORD_DMS", d.discord_dms),
+            discord_cooldown_seconds=_float("ASKBOT_DISCORD_COOLDOWN_SECONDS", d.discord_cooldown_seconds),
+            discord_max_question_chars=_int("ASKBOT_DISCORD_MAX_QUESTION_CHARS", d.discord_max_question_chars),
+            discord_channels=_ids("ASKBOT_DISCORD_CHANNELS"),
         )
+
+    def __repr__(self) -> str:
+        """Like the dataclass repr, but the Discord token is never shown."""
+        def show(name: str) -> str:
+            value = getattr(self, name)
+            if name == "discord_token":
+                return "<hidden>" if value else "<unset>"
+            return repr(value)
+
+        return f"Settings({', '.join(f'{f.name}={show(f.name)}' for f in fields(self))})"
 
     def with_overrides(self, **changes: object) -> "Settings":
         """A copy with the given fields replaced; None values are ignored (unset CLI options)."""

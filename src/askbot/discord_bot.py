@@ -1,0 +1,489 @@
+"""The Discord surface: /ask, mentions and DMs answered from the engine, with feedback buttons.
+
+discord.py runs the connection. Every question goes through a `Batcher` to one worker thread,
+so the event loop only waits (heartbeats keep flowing while the model works) and questions
+that arrive together are encoded together. Replies are built by discord_render.py; votes are
+stored by feedback.py before they are acknowledged. No send can ping anyone: the client's
+allowed_mentions is "none", which discord.py applies to every message, reply and interaction
+response.
+
+    askbot discord      # run(Settings.from_env())
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import secrets
+import signal
+import threading
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import wraps
+
+import aiohttp
+import discord
+import yarl
+from discord import app_commands
+
+from . import discord_render as render
+from .answer import Answer
+from .batching import Batcher
+from .cooldown import Cooldown
+from .engine import Engine
+from .errors import AskbotError, UsageError
+from .feedback import FILE_NAME as FEEDBACK_FILE
+from .feedback import AnswerRecord, FeedbackStore, Vote
+from .settings import Settings
+
+log = logging.getLogger("askbot.discord")
+
+NO_PINGS = discord.AllowedMentions.none()
+# Only what the bot uses: servers and channels, and messages in them and in DMs. Message
+# content is not needed: Discord delivers the content of messages that mention the bot and of DMs.
+INTENTS = discord.Intents(guilds=True, guild_messages=True, dm_messages=True)
+RECENT_ANSWERS = 2000  # answers whose buttons still work (older ones ask the user to ask again)
+LOGGERS = {"askbot": logging.INFO, "discord": logging.WARNING}
+DRAIN_SECONDS = 10  # on shutdown, how long questions being answered get to finish
+
+SORRY = "Sorry, something went wrong while answering that. The error has been logged."
+EXPIRED = "That answer is too old for its buttons now (or I restarted since): please ask again."
+NO_DMS = "I don't answer direct messages here: ask me in a server channel."
+NOT_ADMIN = "Only members with the Manage Server permission can rebuild the index."
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Who asked and where: the key a per-thread or per-user conversation would hang on."""
+
+    user_id: int
+    channel_id: int  # the thread's id inside a thread
+    parent_id: int | None  # the channel a thread belongs to
+    guild_id: int | None  # None in DMs
+
+    @classmethod
+    def of(cls, user: discord.abc.User, channel: object, guild: discord.Guild | None) -> "Origin":
+        return cls(user.id, getattr(channel, "id", 0), getattr(channel, "parent_id", None), guild and guild.id)
+
+
+@dataclass(frozen=True)
+class Asked:
+    """An answer given, kept so its buttons can show more passages and record votes."""
+
+    answer: Answer
+    record: AnswerRecord
+
+
+class RecentAnswers:
+    """The last `capacity` answers by id (least recently used ones are forgotten)."""
+
+    def __init__(self, capacity: int = RECENT_ANSWERS):
+        self._capacity = capacity
+        self._items: OrderedDict[str, Asked] = OrderedDict()
+
+    def add(self, answer: Answer) -> str:
+        answer_id = secrets.token_hex(6)
+        self._items[answer_id] = Asked(answer, AnswerRecord.of(answer_id, answer))
+        if len(self._items) > self._capacity:
+            self._items.popitem(last=False)
+        return answer_id
+
+    def get(self, answer_id: str) -> Asked | None:
+        if answer_id in self._items:
+            self._items.move_to_end(answer_id)
+        return self._items.get(answer_id)
+
+
+class AnswerButton(discord.ui.DynamicItem[discord.ui.Button], template=r"askbot:(?P<action>more|up|down):(?P<id>[0-9a-f]{12})"):
+    """The buttons under an answer. The custom id carries the action and the answer id, so the
+    buttons keep working without a view object kept per message."""
+
+    STYLE = {
+        "more": ("More passages", None, discord.ButtonStyle.secondary),
+        "up": (None, "👍", discord.ButtonStyle.secondary),
+        "down": (None, "👎", discord.ButtonStyle.secondary),
+    }
+
+    def __init__(self, action: str, answer_id: str):
+        label, emoji, style = self.STYLE[action]
+        super().__init__(discord.ui.Button(label=label, emoji=emoji, style=style, custom_id=f"askbot:{action}:{answer_id}"))
+        self.action = action
+        self.answer_id = answer_id
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Item, match: re.Match[str]) -> "AnswerButton":
+        return cls(match["action"], match["id"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        bot: AskBot = interaction.client  # type: ignore[assignment]
+        await bot.handle_button(interaction, self.action, self.answer_id)
+
+
+def answer_view(answer_id: str, answer: Answer) -> discord.ui.View | None:
+    view = discord.ui.View(timeout=None)
+    if len(answer.passages) > 1:
+        view.add_item(AnswerButton("more", answer_id))
+    if answer.answered:
+        view.add_item(AnswerButton("up", answer_id))
+        view.add_item(AnswerButton("down", answer_id))
+    return view if view.children else None
+
+
+def in_flight(handler: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+    """Marks a bot handler as in flight while it runs, so shutdown waits for its reply."""
+
+    @wraps(handler)
+    async def run(bot: "AskBot", *args: object) -> None:
+        task = asyncio.current_task()
+        bot._in_flight.add(task)
+        try:
+            await handler(bot, *args)
+        finally:
+            bot._in_flight.discard(task)
+
+    return run
+
+
+# -- slash commands (module level: the tree calls them with the interaction) ------------------
+
+
+@app_commands.command(name="ask", description="Ask a question about the documents")
+@app_commands.describe(question="Your question, e.g. What chip powers the OnePlus 6?")
+async def ask_command(interaction: discord.Interaction, question: str) -> None:
+    await interaction.client.handle_ask(interaction, question)  # type: ignore[attr-defined]
+
+
+@app_commands.command(name="reindex", description="Rebuild the index from the documents folder")
+@app_commands.default_permissions(manage_guild=True)
+@app_commands.guild_only()
+async def reindex_command(interaction: discord.Interaction) -> None:
+    await interaction.client.handle_reindex(interaction)  # type: ignore[attr-defined]
+
+
+class AskBot(discord.Client):
+    def __init__(self, settings: Settings, open_engine: Callable[[], Engine], **client_options):
+        # askbot has no voice: discord.py's warnings about missing voice libraries are noise.
+        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
+        super().__init__(intents=INTENTS, allowed_mentions=NO_PINGS, **client_options)
+        point_discord_at(settings.discord_api_base, settings.discord_gateway_url)
+        self.settings = settings
+        self.tree = app_commands.CommandTree(self)
+        self.tree.add_command(ask_command)
+        self.tree.add_command(reindex_command)
+        self.tree.on_error = self._on_command_error
+        self.add_dynamic_items(AnswerButton)
+        self.answers = RecentAnswers()
+        self.cooldown = Cooldown(settings.discord_cooldown_seconds)
+        self._open_engine = open_engine
+        self.engine: Engine | None = None
+        self.feedback: FeedbackStore | None = None
+        self.batcher: Batcher[str, Answer] | None = None
+        self._rebuilding = False
+        self._reload_warned = False
+        self._in_flight: set[asyncio.Task] = set()
+
+    # -- life cycle --------------------------------------------------------------------------
+
+    async def setup_hook(self) -> None:
+        """After login, before the gateway: load the index (building it if needed), sync commands."""
+        self.engine = await asyncio.to_thread(self._open_engine)
+        # The first question loads the model: answer one now, so no user waits for it.
+        await asyncio.to_thread(self.engine.ask, "warm-up")
+        self.feedback = await asyncio.to_thread(FeedbackStore, self.settings.data_dir / FEEDBACK_FILE)
+        self.batcher = Batcher(self._answer_batch)
+        guild = discord.Object(self.settings.discord_guild_id) if self.settings.discord_guild_id else None
+        if guild:
+            self.tree.copy_global_to(guild=guild)
+        synced = await self.tree.sync(guild=guild)
+        where = f"server {guild.id}" if guild else "all servers (global)"
+        log.info("synced %s to %s", ", ".join(f"/{c.name}" for c in synced), where)
+
+    async def on_ready(self) -> None:
+        log.info("connected as %s to %d server(s): answering /ask and mentions", self.user, len(self.guilds))
+
+    async def close(self) -> None:
+        """Let the questions being answered finish (briefly), then disconnect."""
+        busy = self._in_flight - {asyncio.current_task()}
+        if busy:
+            await asyncio.wait(busy, timeout=DRAIN_SECONDS)
+        await super().close()
+        batcher, self.batcher = self.batcher, None  # taken first: close may be called twice
+        feedback, self.feedback = self.feedback, None
+        if batcher is not None:
+            await batcher.close()
+        if feedback is not None:
+            await asyncio.to_thread(feedback.close)
+
+    # -- questions ---------------------------------------------------------------------------
+
+    @in_flight
+    async def on_message(self, message: discord.Message) -> None:
+        if message.author.bot or message.author == self.user:
+            return
+        question = self._addressed_question(message)
+        if question is None or not self._channel_allowed(message.channel):
+            return
+        origin = Origin.of(message.author, message.channel, message.guild)
+        try:
+            refusal = self._refusal(origin, question, quiet_repeats=True)
+            if refusal is not None:
+                if refusal:
+                    await self._reply(message, render.Reply(content=refusal))
+                return
+            async with message.channel.typing():
+                reply, view = await self._answer(question, origin)
+            await self._reply(message, reply, view)
+        except discord.Forbidden:  # a server setting, not a bug: one line for the operator
+            log.warning("no permission to answer in channel %s: see the README's invite permissions", message.channel.id)
+
+    @staticmethod
+    async def _reply(message: discord.Message, reply: render.Reply, view: discord.ui.View | None = None) -> None:
+        """Reply to a message; if it was deleted meanwhile, just post in its channel."""
+        reference = message.to_reference(fail_if_not_exists=False)
+        await message.channel.send(content=reply.content, embed=reply.embed, view=view, reference=reference, mention_author=False)
+
+    def _addressed_question(self, message: discord.Message) -> str | None:
+        """The question in a message meant for the bot (a DM, or a mention), else None."""
+        if message.guild is None:
+            return message.content.strip() if self.settings.discord_dms else None
+        if not any(user.id == self.user.id for user in message.mentions):
+            return None
+        return re.sub(rf"<@!?{self.user.id}>", " ", message.content).strip()
+
+    @in_flight
+    async def handle_ask(self, interaction: discord.Interaction, question: str) -> None:
+        origin = Origin.of(interaction.user, interaction.channel, interaction.guild)
+        if interaction.guild is None and not self.settings.discord_dms:
+            refusal = NO_DMS
+        elif not self._channel_allowed(interaction.channel):
+            refusal = self._allowlist_note()
+        else:
+            refusal = self._refusal(origin, question.strip(), quiet_repeats=False)
+        if refusal is not None:
+            await interaction.response.send_message(refusal, ephemeral=True)
+            return
+        await interaction.response.defer(thinking=True)
+        reply, view = await self._answer(question.strip(), origin)
+        await interaction.edit_original_response(content=reply.content, embed=reply.embed, view=view)
+
+    def _refusal(self, origin: Origin, question: str, quiet_repeats: bool) -> str | None:
+        """Why this question is not answered: a note, "" to stay silent, or None to answer it."""
+        if not question:
+            return render.note(f"Ask me a question about the documents, e.g. @{self.user.display_name} What chip powers the OnePlus 6?")
+        limit = self.settings.discord_max_question_chars
+        if len(question) > limit:
+            return render.note(f"That question is {len(question):,} characters long; please keep it under {limit:,}.")
+        verdict = self.cooldown.check(origin.user_id)
+        if verdict.allowed:
+            return None
+        if quiet_repeats and not verdict.first_refusal:
+            return ""
+        wait = max(1, round(verdict.retry_after))
+        return f"One question every {self.cooldown.seconds:g} seconds, please: try again in {wait} s."
+
+    def _channel_allowed(self, channel: object) -> bool:
+        allowed = self.settings.discord_channels
+        if not allowed or isinstance(channel, discord.DMChannel):
+            return True
+        return bool({getattr(channel, "id", None), getattr(channel, "parent_id", None)} & set(allowed))
+
+    def _allowlist_note(self) -> str:
+        return render.note("I only answer in " + ", ".join(f"<#{c}>" for c in self.settings.discord_channels) + ".")
+
+    async def _answer(self, question: str, origin: Origin) -> tuple[render.Reply, discord.ui.View | None]:
+        """Answer one question (never raises): the reply to send and its buttons.
+
+        `origin` is where a per-thread or per-user conversation would be looked up (follow-ups).
+        """
+        try:
+            answer = await self.batcher.submit(question)
+        except AskbotError as error:
+            return render.Reply(content=render.note(str(error))), None
+        except Exception:
+            log.exception("answering a question failed")
+            return render.Reply(content=SORRY), None
+        answer_id = self.answers.add(answer)
+        return render.answer_reply(answer), answer_view(answer_id, answer)
+
+    def _answer_batch(self, questions: list[str]) -> list[Answer | Exception]:
+        """In the worker thread: pick up a newer index, then answer the batch with one encode."""
+        self._reload_quietly()
+        try:
+            return self.engine.ask_many(questions, self.settings.top_k)
+        except AskbotError:
+            if len(questions) == 1:
+                raise
+        return [self._answer_one(q) for q in questions]  # one bad question must not sink the rest
+
+    def _answer_one(self, question: str) -> Answer | Exception:
+        try:
+            return self.engine.ask(question, self.settings.top_k)
+        except AskbotError as error:
+            return error
+
+    def _reload_quietly(self) -> None:
+        """Notice an index rebuilt by `askbot index build`; a broken one leaves the old serving."""
+        try:
+            if self.engine.reload_if_changed():
+                log.info("loaded the index rebuilt on disk")
+            self._reload_warned = False
+        except AskbotError as error:
+            if not self._reload_warned:
+                log.warning("kept the current index: %s", error)
+                self._reload_warned = True
+
+    # -- buttons -----------------------------------------------------------------------------
+
+    @in_flight
+    async def handle_button(self, interaction: discord.Interaction, action: str, answer_id: str) -> None:
+        asked = self.answers.get(answer_id)
+        if asked is None:
+            await interaction.response.send_message(EXPIRED, ephemeral=True)
+        elif action == "more":
+            embed = render.passages_embed(asked.answer.passages[1:], first_number=2)
+            await interaction.response.send_message(embed=embed, ephemeral=True)
+        else:
+            await self._vote(interaction, asked, "up" if action == "up" else "down")
+
+    async def _vote(self, interaction: discord.Interaction, asked: Asked, vote: Vote) -> None:
+        tally = await asyncio.to_thread(self.feedback.vote, asked.record, interaction.user.id, vote)
+        # Only now, with the vote on disk, is it acknowledged.
+        thumb = "👍" if vote == "up" else "👎"
+        text = f"Thanks, your {thumb} is recorded (👍 {tally.up} · 👎 {tally.down}). Click the other button to change it."
+        await interaction.response.send_message(text, ephemeral=True)
+
+    # -- /reindex ----------------------------------------------------------------------------
+
+    @in_flight
+    async def handle_reindex(self, interaction: discord.Interaction) -> None:
+        if interaction.guild is None or not interaction.permissions.manage_guild:
+            await interaction.response.send_message(NOT_ADMIN, ephemeral=True)
+            return
+        if self._rebuilding:
+            await interaction.response.send_message("A rebuild is already running.", ephemeral=True)
+            return
+        self._rebuilding = True
+        try:
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            # Its own thread: questions keep being answered from the old index meanwhile.
+            report = await asyncio.to_thread(self.engine.rebuild)
+            text = f"Index {'rebuilt' if report.wrote else 'already up to date'}: {report.summary()}"
+        except AskbotError as error:
+            text = render.note(f"The rebuild failed, the old index is still in use: {error}")
+        finally:
+            self._rebuilding = False
+        log.info("/reindex by %s: %s", interaction.user.id, text)
+        await interaction.edit_original_response(content=text)
+
+    async def _on_command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        log.error("/%s failed", interaction.command.name if interaction.command else "?", exc_info=error)
+        try:
+            if interaction.response.is_done():
+                await interaction.edit_original_response(content=SORRY)
+            else:
+                await interaction.response.send_message(SORRY, ephemeral=True)
+        except discord.HTTPException:
+            pass  # the interaction expired; the log has the error
+
+
+# -- running ---------------------------------------------------------------------------------
+
+
+def point_discord_at(api_base: str, gateway_url: str) -> None:
+    """Route discord.py's REST and gateway traffic (a proxy, or a fake Discord in tests).
+
+    discord.py reads these two class attributes for every request and every (re)connect.
+    """
+    discord.http.Route.BASE = api_base.rstrip("/")
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+
+
+class RedactToken(logging.Filter):
+    """Belt and braces: replace the token in any log record that would contain it."""
+
+    def __init__(self, token: str):
+        super().__init__()
+        self._token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self._token and self._token in message:
+            record.msg, record.args = message.replace(self._token, "[token hidden]"), None
+        return True
+
+
+def check_token(token: str) -> str:
+    if not token:
+        raise UsageError("DISCORD_TOKEN is not set: put the bot token in .env or the environment (see README)")
+    if any(c.isspace() for c in token):
+        raise UsageError("DISCORD_TOKEN must be the bare bot token: no spaces, no 'Bot ' prefix")
+    return token
+
+
+def run(settings: Settings, open_engine: Callable[[], Engine] | None = None, **client_options) -> None:
+    """`askbot discord`: log in, load the index, connect, answer until SIGINT/SIGTERM."""
+    token = check_token(settings.discord_token)
+    opener = open_engine or (lambda: Engine.open(settings))
+    handler = _log_to_stderr(token)
+    try:
+        asyncio.run(_serve(settings, token, opener, client_options))
+    except discord.LoginFailure:
+        raise UsageError("Discord refused DISCORD_TOKEN: copy the token again from the developer portal (Bot page)") from None
+    except discord.PrivilegedIntentsRequired:
+        raise UsageError("Discord refused the requested intents: see the README's portal setup") from None
+    except discord.ConnectionClosed as closed:
+        if closed.code == 4004:
+            raise UsageError("Discord refused DISCORD_TOKEN at the gateway: check the token") from None
+        raise AskbotError(f"the Discord gateway closed the connection (code {closed.code})") from None
+    except (aiohttp.ClientError, discord.GatewayNotFound, discord.HTTPException) as error:
+        raise AskbotError(f"cannot reach Discord at {settings.discord_api_base}: {_reason(error)}") from None
+    finally:
+        for name in LOGGERS:
+            logging.getLogger(name).removeHandler(handler)
+
+
+async def _serve(settings: Settings, token: str, opener: Callable[[], Engine], client_options: dict) -> None:
+    bot = AskBot(settings, opener, **client_options)
+    _close_on_signals(bot)
+    async with bot:
+        try:
+            await bot.login(token)  # checks the token before the slow part (loading the index)
+            await bot.connect(reconnect=True)
+        except Exception:
+            if not bot.is_closed():
+                raise
+            # a signal closed the bot while it was starting: nothing went wrong
+    log.info("disconnected from Discord")
+
+
+def _close_on_signals(bot: AskBot) -> None:
+    if threading.current_thread() is not threading.main_thread():
+        return  # signal handlers can only be set from the main thread
+    loop = asyncio.get_running_loop()
+    closing: set[asyncio.Task] = set()  # keeps the task alive until it is done
+
+    def close() -> None:
+        task = loop.create_task(bot.close())
+        closing.add(task)
+        task.add_done_callback(closing.discard)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, close)
+
+
+def _log_to_stderr(token: str) -> logging.Handler:
+    """askbot's own log at INFO, discord.py's at WARNING, on stderr, with the token redacted."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("askbot: %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactToken(token))
+    for name, level in LOGGERS.items():
+        logger = logging.getLogger(name)
+        logger.addHandler(handler)
+        logger.setLevel(level)
+    return handler
+
+
+def _reason(error: BaseException) -> str:
+    return str(error).splitlines()[0] if str(error) else type(error).__name__

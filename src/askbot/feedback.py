@@ -1,0 +1,162 @@
+"""Feedback: 👍/👎 votes on answers, stored durably, exported as a question set.
+
+SQLite in WAL mode with synchronous=FULL: `vote` returns only once the transaction is committed
+and on disk, so a vote the user saw acknowledged survives the bot being killed right after.
+User ids are stored as keyed hashes (HMAC-SHA-256, random key kept in the database), never raw.
+
+`export` yields one record per voted answer in the eval question format
+(`{"id", "question", "answers", "title"}` plus more keys): an answer with more 👍 than 👎 becomes
+the gold answer; any other has an empty "answers" list, for a person to fill in before use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import sqlite3
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Literal
+
+from .answer import Answer
+from .errors import AskbotError, UsageError
+
+FILE_NAME = "feedback.sqlite3"
+Vote = Literal["up", "down"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS answers (
+    id TEXT PRIMARY KEY,
+    question TEXT NOT NULL,
+    answer TEXT,
+    answered INTEGER NOT NULL,
+    confidence REAL NOT NULL,
+    title TEXT,
+    passages TEXT NOT NULL,  -- JSON: [{"id", "source", "start", "end"}], best first
+    asked_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS votes (
+    answer_id TEXT NOT NULL REFERENCES answers (id),
+    user_hash TEXT NOT NULL,
+    vote INTEGER NOT NULL CHECK (vote IN (-1, 1)),
+    voted_at TEXT NOT NULL,
+    PRIMARY KEY (answer_id, user_hash)
+);
+"""
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class AnswerRecord:
+    """What a vote is about: the question, the answer given and the passages behind it."""
+
+    id: str
+    question: str
+    answer: str | None
+    answered: bool
+    confidence: float
+    title: str | None
+    passages: tuple[dict, ...]
+    asked_at: str
+
+    @classmethod
+    def of(cls, answer_id: str, answer: Answer) -> "AnswerRecord":
+        refs = tuple({"id": p.id, "source": p.source, "start": p.start, "end": p.end} for p in answer.passages)
+        title = answer.passages[0].title if answer.passages else None
+        return cls(answer_id, answer.question, answer.answer, answer.answered, answer.confidence, title, refs, now())
+
+
+@dataclass(frozen=True)
+class Tally:
+    up: int
+    down: int
+
+
+class FeedbackStore:
+    """The votes database. Safe to call from several threads; every write is committed on return."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, check_same_thread=False, timeout=10)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            with self._db:
+                self._db.executescript(_SCHEMA)
+                self._db.execute("INSERT OR IGNORE INTO meta VALUES ('user_key', ?)", (secrets.token_hex(32),))
+            self._key = bytes.fromhex(self._db.execute("SELECT value FROM meta WHERE key = 'user_key'").fetchone()[0])
+        except (OSError, sqlite3.Error) as exc:
+            raise AskbotError(f"cannot open the feedback database {path}: {exc}") from None
+        self._lock = threading.Lock()
+
+    def vote(self, record: AnswerRecord, user_id: int, vote: Vote) -> Tally:
+        """Record (or change) one user's vote on an answer; durable when this returns."""
+        value = 1 if vote == "up" else -1
+        with self._lock, self._db:
+            self._db.execute(
+                "INSERT OR IGNORE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (record.id, record.question, record.answer, int(record.answered), record.confidence,
+                 record.title, json.dumps(record.passages), record.asked_at),
+            )
+            self._db.execute(
+                "INSERT INTO votes VALUES (?, ?, ?, ?) ON CONFLICT (answer_id, user_hash) "
+                "DO UPDATE SET vote = excluded.vote, voted_at = excluded.voted_at",
+                (record.id, self._user_hash(user_id), value, now()),
+            )
+            return self._tally(record.id)
+
+    def _tally(self, answer_id: str) -> Tally:
+        up, down = self._db.execute(
+            "SELECT COALESCE(SUM(vote = 1), 0), COALESCE(SUM(vote = -1), 0) FROM votes WHERE answer_id = ?",
+            (answer_id,),
+        ).fetchone()
+        return Tally(up, down)
+
+    def export(self) -> Iterator[dict]:
+        """Every voted answer, oldest vote first, in the eval question format."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT a.id, a.question, a.answer, a.answered, a.confidence, a.title, a.passages, a.asked_at, "
+                "SUM(v.vote = 1), SUM(v.vote = -1), MAX(v.voted_at) "
+                "FROM answers a JOIN votes v ON v.answer_id = a.id GROUP BY a.id ORDER BY MIN(v.voted_at), a.id"
+            ).fetchall()
+        for id_, question, answer, answered, confidence, title, passages, asked_at, up, down, last in rows:
+            good = bool(answered) and answer is not None and up > down
+            yield {
+                "id": id_,
+                "question": question,
+                "answers": [answer] if good else [],
+                "title": title,
+                "answer": answer,
+                "answered": bool(answered),
+                "confidence": round(confidence, 4),
+                "passages": json.loads(passages),
+                "votes": {"up": up, "down": down},
+                "asked_at": asked_at,
+                "last_vote_at": last,
+            }
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _user_hash(self, user_id: int) -> str:
+        return hmac.new(self._key, str(user_id).encode(), hashlib.sha256).hexdigest()
+
+
+def open_existing(data_dir: Path) -> FeedbackStore:
+    """The feedback database in `data_dir`, which must already exist (for export)."""
+    path = data_dir / FILE_NAME
+    if not path.is_file():
+        raise UsageError(f"no feedback recorded yet: {path} does not exist")
+    return FeedbackStore(path)

@@ -119,6 +119,11 @@ def _name_word(word: str, continuing: bool) -> bool:
     return continuing and (any(c.isdigit() for c in word) or (len(word) == 1 and word.isupper()))
 
 
+def _function_word(word: str) -> bool:
+    acronym = len(word) > 1 and word.isupper()  # "US" is a name, "us" is not
+    return not acronym and word.lower() in FUNCTION_WORDS
+
+
 def name_spans(text: str) -> list[tuple[str, bool]]:
     """Capitalised spans in order, each with whether it opens a sentence."""
     spans: list[tuple[str, bool]] = []
@@ -129,7 +134,7 @@ def name_spans(text: str) -> list[tuple[str, bool]]:
     def flush() -> None:
         nonlocal words
         kept = list(words)
-        while kept and kept[0].lower() in FUNCTION_WORDS:  # "The OnePlus 6" -> "OnePlus 6"
+        while kept and _function_word(kept[0]):  # "The OnePlus 6" -> "OnePlus 6"
             kept.pop(0)
         if kept and not (len(kept) == 1 and _NATIONALITY.search(kept[0])):
             spans.append((" ".join(kept), opens and len(kept) == len(words)))
@@ -160,11 +165,11 @@ def entities(texts: Iterable[str], trust_openers: bool = False) -> list[str]:
     """Distinct names in order of appearance.
 
     A capitalised word that opens a sentence ("Speaking at CES ...") counts only when it also
-    appears inside a sentence somewhere in `texts`, unless `trust_openers` (for a question,
-    whose opening question word is already dropped as a function word).
+    appears inside a sentence somewhere in `texts` ("Lau" after "Pete Lau"), unless
+    `trust_openers` (for a question, whose opening question word is dropped as a function word).
     """
     spans = [span for text in texts for span in name_spans(text)]
-    inside = {name for name, opens in spans if not opens}
+    inside = {word for name, opens in spans if not opens for word in [name, *name.split()]}
     seen: dict[str, None] = {}
     for name, opens in spans:
         if trust_openers or not opens or " " in name or name in inside:

@@ -1,4 +1,4 @@
-"""Chat-style follow-ups: dialogues on the seed article, through the engine, the CLI and the REPL.
+"""Chat-style follow-ups: dialogues on the seed article, through the engine, CLI, REPL and Discord.
 
 Each dialogue turn is (question, fact the answer must hold, or None: must abstain). The facts
 come from reading docs/; the follow-ups lean on the turn before ("it", "he", "the company",
@@ -16,7 +16,9 @@ from askbot.conversation import Kind, entities, kind_of, read_question
 from askbot.errors import UsageError
 from askbot.render import rewrite_note
 from conftest import SEED_DOCS
+from fake_discord import ALICE, BOB, GENERAL, THREAD
 from test_answers import SEED_FACTS
+from test_discord import fake, mention, start_bot  # noqa: F401  (the fake Discord's fixtures)
 
 DIALOGUES = {
     "it, its (the issue's example)": [
@@ -251,3 +253,73 @@ def test_repl_session_is_one_conversation_and_new_starts_another(cli, seed_index
     before, after = result.stdout.split("new conversation\n")
     assert "(taking 'it' as OnePlus 6)" in before
     assert ":new" in after
+
+
+# -- Discord: conversations per thread or per user, through the fake Discord -------------------
+
+def description(reply: dict) -> str:
+    return reply["embeds"][0]["description"]
+
+
+def test_discord_thread_is_one_conversation_for_everyone_in_it(fake, start_bot):
+    start_bot()
+    fake.wait_reply(fake.send_message(mention("What chip powers the OnePlus 6?"), ALICE, THREAD))
+    follow_up = description(fake.wait_reply(fake.send_message(mention("When will it arrive?"), BOB, THREAD)))
+    assert follow_up.startswith("*(taking 'it' as OnePlus 6)*\n")
+    assert "second quarter" in follow_up.split("**")[1]
+    interaction = fake.slash("ask", {"question": "Who is its CEO?"}, ALICE, THREAD)
+    slash = fake.wait_edit(interaction).body["embeds"][0]["description"]
+    assert slash.startswith("*(taking 'its' as OnePlus 6)*\n") and "Pete Lau" in slash.split("**")[1]
+    elsewhere = fake.wait_reply(fake.send_message(mention("Who is its CEO?"), ALICE, GENERAL))
+    assert "(taking" not in json.dumps(elsewhere), "the channel outside the thread is another conversation"
+
+
+def test_discord_per_user_conversations(fake, start_bot):
+    start_bot(discord_conversations="user")
+    fake.wait_reply(fake.send_message(mention("How much was ZTE fined?"), ALICE, THREAD))
+    bobs = fake.wait_reply(fake.send_message(mention("Why?"), BOB, THREAD))
+    assert "read as" not in json.dumps(bobs), "Bob has not asked anything before"
+    alices = fake.wait_reply(fake.send_message(mention("Why?"), ALICE, THREAD))
+    assert description(alices).startswith("*(read as “Why was ZTE fined?”)*\n")
+
+
+def test_discord_off_topic_follow_up_says_what_it_understood(fake, start_bot):
+    start_bot()
+    fake.wait_reply(fake.send_message(mention("What chip powers the OnePlus 6?"), ALICE, THREAD))
+    reply = fake.wait_reply(fake.send_message(mention("Is it going to rain tomorrow?"), ALICE, THREAD))
+    assert reply["content"].startswith("*(taking 'it' as OnePlus 6)*\nI couldn't find that in the documents.")
+
+
+def test_conversation_keys_by_mode():
+    from askbot.discord_bot import Origin, conversation_key
+
+    in_thread, in_channel = Origin(10, THREAD, GENERAL, 1), Origin(10, GENERAL, None, 1)
+    assert conversation_key(in_thread, "thread") == conversation_key(Origin(11, THREAD, GENERAL, 1), "thread")
+    assert conversation_key(in_thread, "user") != conversation_key(Origin(11, THREAD, GENERAL, 1), "user")
+    assert conversation_key(in_channel, "thread") != conversation_key(Origin(11, GENERAL, None, 1), "thread")
+    assert conversation_key(in_thread, "off") is None
+
+
+def test_conversations_are_forgotten_after_a_quiet_period():
+    from askbot.conversation import Conversations
+
+    now = [0.0]
+    made = []
+    store = Conversations(lambda: made.append(object()) or made[-1], idle_seconds=600, clock=lambda: now[0])
+    first = store.get("thread")
+    now[0] = 599
+    assert store.get("thread") is first, "a question within the quiet period continues it"
+    now[0] = 599 + 601
+    assert store.get("thread") is not first
+    store.get("other")
+    now[0] += 700
+    store.get("third")
+    assert len(store) == 1, "quiet conversations are dropped, not kept forever"
+
+
+def test_conversation_mode_setting_is_checked(monkeypatch):
+    from askbot.settings import Settings
+
+    monkeypatch.setenv("ASKBOT_DISCORD_CONVERSATIONS", "channel")
+    with pytest.raises(UsageError, match="ASKBOT_DISCORD_CONVERSATIONS must be one of thread, user, off"):
+        Settings.from_env(env_file=None)

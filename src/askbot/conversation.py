@@ -28,17 +28,19 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections import deque
-from collections.abc import Iterable, Sequence
+from collections import OrderedDict, deque
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from .answer import Answer
 from .lexical import tokenize
 
 MAX_TURNS = 3  # turns searched for a referent, most recent first
 MIN_SUPPORT = 0.5  # share of the question's own content words the found passage must hold
+
+Key = TypeVar("Key", bound=Hashable)
 
 
 class Asker(Protocol):
@@ -408,7 +410,6 @@ class Conversation:
         self._engine = engine
         self._turns: deque[Turn] = deque(maxlen=max_turns)
         self._lock = threading.Lock()
-        self.last_active = time.monotonic()
 
     @property
     def turns(self) -> list[Turn]:
@@ -421,8 +422,13 @@ class Conversation:
             reading = read_question(question)
             answer = self._answer(question, reading, turns, k)
             self._turns.append(make_turn(answer, turns[0] if turns else None, _referent(reading, turns)))
-            self.last_active = time.monotonic()
             return answer
+
+    def remember(self, answer: Answer) -> None:
+        """Record a turn answered without context elsewhere (a surface that batched the first
+        questions of many conversations into one engine call)."""
+        with self._lock:
+            self._turns.append(make_turn(answer, self._turns[-1] if self._turns else None))
 
     def reset(self) -> None:
         with self._lock:
@@ -454,3 +460,35 @@ def _referent(reading: Reading, turns: Sequence[Turn]) -> str | None:
     if not reading.references or not turns:
         return None
     return resolve(reading.references[0].kinds, turns)
+
+
+class Conversations(Generic[Key]):
+    """Conversations by key (a Discord thread, a user in a channel), each forgotten after
+    `idle_seconds` without a question; at most `capacity` are kept (the quietest go first)."""
+
+    def __init__(self, start: Callable[[], Conversation], idle_seconds: float, capacity: int = 10_000,
+                 clock: Callable[[], float] = time.monotonic):  # fmt: skip
+        self._start = start
+        self._idle = idle_seconds
+        self._capacity = capacity
+        self._clock = clock
+        self._items: OrderedDict[Key, tuple[Conversation, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Key) -> Conversation:
+        """The key's conversation, or a new one when it has none or it went quiet too long."""
+        now = self._clock()
+        with self._lock:
+            found = self._items.pop(key, None)
+            conversation = found[0] if found and now - found[1] <= self._idle else self._start()
+            self._items[key] = (conversation, now)
+            while len(self._items) > self._capacity or self._quiet(now):
+                self._items.popitem(last=False)
+            return conversation
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def _quiet(self, now: float) -> bool:
+        oldest = next(iter(self._items.values()), None)
+        return oldest is not None and now - oldest[1] > self._idle

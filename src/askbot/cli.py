@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from .errors import AskbotError
+from .errors import AskbotError, UsageError
 
 DIR = click.Path(file_okay=False, path_type=Path)
 
@@ -121,7 +121,12 @@ def index_info(index: Path | None, as_json: bool) -> None:
 @index_option
 @click.option("-k", "k", type=click.IntRange(1, 50), help="How many passages to show [default 3].")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per question, one per line.")
-def ask(question: str | None, docs: Path | None, index: Path | None, k: int | None, as_json: bool) -> None:
+@click.option(
+    "--chat",
+    is_flag=True,
+    help="Read standard input as a conversation: a line may follow up on the ones before; an empty line starts a new one.",
+)
+def ask(question: str | None, docs: Path | None, index: Path | None, k: int | None, as_json: bool, chat: bool) -> None:
     """Answer QUESTION, or each line of standard input when QUESTION is left out.
 
     \b
@@ -129,19 +134,25 @@ def ask(question: str | None, docs: Path | None, index: Path | None, k: int | No
       askbot ask "What chip powers the OnePlus 6?"
       askbot ask -k 5 --json "Who is the CEO of OnePlus?"
       cat questions.txt | askbot ask --json > answers.jsonl
+      printf 'What chip powers the OnePlus 6?\\nWhen will it arrive?\\n' | askbot ask --chat
     """
     from .engine import Engine
 
+    if chat and question is not None:
+        raise UsageError("--chat reads the conversation from standard input: leave QUESTION out")
     engine = Engine.open(_settings(docs, index))
     if question is not None:
         _print_answer(engine.ask(question, k), as_json)
         return
+    asker = engine.conversation() if chat else engine
     failed = False
     for line in iter(sys.stdin.readline, ""):
         if not line.strip():
+            if chat:
+                asker = engine.conversation()
             continue
         try:
-            _print_answer(engine.ask(line, k), as_json)
+            _print_answer(asker.ask(line, k), as_json)
         except AskbotError as error:  # a bad line is reported; the rest are still answered
             failed = True
             click.echo(f"askbot: error: {error}", err=True)

@@ -1,5 +1,9 @@
 """The Discord surface: /ask, mentions and DMs answered from the engine, with feedback buttons.
 
+Follow-ups ("When will it arrive?") lean on the conversation they belong to: by default one per
+thread, shared by everyone in it, and one per user in a channel or DM (ASKBOT_DISCORD_CONVERSATIONS
+= thread | user | off), forgotten after ASKBOT_DISCORD_CONVERSATION_MINUTES without a question.
+
 discord.py runs the connection. Every question goes through a `Batcher` to one worker thread,
 so the event loop only waits (heartbeats keep flowing while the model works) and questions
 that arrive together are encoded together. Replies are built by discord_render.py; votes are
@@ -31,6 +35,7 @@ from discord import app_commands
 from . import discord_render as render
 from .answer import Answer
 from .batching import Batcher
+from .conversation import Conversation, Conversations
 from .cooldown import Cooldown
 from .engine import Engine
 from .errors import AskbotError, UsageError
@@ -66,6 +71,15 @@ class Origin:
     @classmethod
     def of(cls, user: discord.abc.User, channel: object, guild: discord.Guild | None) -> "Origin":
         return cls(user.id, getattr(channel, "id", 0), getattr(channel, "parent_id", None), guild and guild.id)
+
+
+def conversation_key(origin: Origin, mode: str) -> tuple | None:
+    """Which conversation a question belongs to (None: answered on its own)."""
+    if mode == "off":
+        return None
+    if mode == "thread" and origin.parent_id is not None:
+        return ("thread", origin.channel_id)
+    return ("user", origin.channel_id, origin.user_id)
 
 
 @dataclass(frozen=True)
@@ -179,7 +193,10 @@ class AskBot(discord.Client):
         self._open_engine = open_engine
         self.engine: Engine | None = None
         self.feedback: FeedbackStore | None = None
-        self.batcher: Batcher[str, Answer] | None = None
+        self.batcher: Batcher[tuple[str, Conversation | None], Answer] | None = None
+        self.conversations: Conversations[tuple] = Conversations(
+            lambda: self.engine.conversation(), settings.discord_conversation_minutes * 60
+        )
         self._rebuilding = False
         self._reload_warned = False
         self._in_flight: set[asyncio.Task] = set()
@@ -295,10 +312,12 @@ class AskBot(discord.Client):
     async def _answer(self, question: str, origin: Origin) -> tuple[render.Reply, discord.ui.View | None]:
         """Answer one question (never raises): the reply to send and its buttons.
 
-        `origin` is where a per-thread or per-user conversation would be looked up (follow-ups).
+        `origin` decides the conversation the question continues (see conversation_key).
         """
+        key = conversation_key(origin, self.settings.discord_conversations)
+        conversation = self.conversations.get(key) if key is not None else None
         try:
-            answer = await self.batcher.submit(question)
+            answer = await self.batcher.submit((question, conversation))
         except AskbotError as error:
             return render.Reply(content=render.note(str(error))), None
         except Exception:
@@ -307,19 +326,34 @@ class AskBot(discord.Client):
         answer_id = self.answers.add(answer)
         return render.answer_reply(answer), answer_view(answer_id, answer)
 
-    def _answer_batch(self, questions: list[str]) -> list[Answer | Exception]:
-        """In the worker thread: pick up a newer index, then answer the batch with one encode."""
+    def _answer_batch(self, items: list[tuple[str, Conversation | None]]) -> list[Answer | Exception]:
+        """In the worker thread: pick up a newer index, then answer the batch. Questions without
+        context (alone, or opening a conversation) share one encode; follow-ups go one by one,
+        in order, through their conversation."""
         self._reload_quietly()
+        results: list[Answer | Exception | None] = [None] * len(items)
+        opening = [i for i, (_, chat) in enumerate(items) if chat is None or not chat.turns]
+        for i, answer in zip(opening, self._ask_many([items[i][0] for i in opening])):
+            results[i] = answer
+            chat = items[i][1]
+            if chat is not None and isinstance(answer, Answer):
+                chat.remember(answer)
+        for i, (question, chat) in enumerate(items):
+            if results[i] is None:
+                results[i] = self._answer_one(question, chat)
+        return results
+
+    def _ask_many(self, questions: list[str]) -> list[Answer | Exception]:
+        if not questions:
+            return []
         try:
             return self.engine.ask_many(questions, self.settings.top_k)
-        except AskbotError:
-            if len(questions) == 1:
-                raise
-        return [self._answer_one(q) for q in questions]  # one bad question must not sink the rest
+        except AskbotError:  # one bad question must not sink the rest
+            return [self._answer_one(q) for q in questions]
 
-    def _answer_one(self, question: str) -> Answer | Exception:
+    def _answer_one(self, question: str, conversation: Conversation | None = None) -> Answer | Exception:
         try:
-            return self.engine.ask(question, self.settings.top_k)
+            return (conversation or self.engine).ask(question, self.settings.top_k)
         except AskbotError as error:
             return error
 

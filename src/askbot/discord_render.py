@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import discord
 
 from .answer import Answer, Passage
-from .render import source_line
+from .render import rewrite_note, source_line
 
 # Discord's limits, in characters.
 MESSAGE_CHARS = 2000
@@ -25,6 +25,7 @@ EMBED_FIELDS = 25
 
 CONTEXT_CHARS = 280  # passage text shown on each side of the answer sentence
 PASSAGE_EXCERPT_CHARS = 700
+NOTE_CHARS = 300  # "(read as “…”)": the standalone query a follow-up was searched as
 ANSWER_COLOUR = discord.Colour.green()
 NOT_FOUND = "I couldn't find that in the documents."
 
@@ -52,12 +53,14 @@ def escape(text: str) -> str:
 
 
 def answer_reply(answer: Answer) -> Reply:
+    """The answer embed, led by what a follow-up was taken to mean ("(taking 'it' as OnePlus 6)")."""
     if not answer.answered or answer.answer_start is None or answer.answer_end is None:
         return not_found_reply(answer)
     top = answer.passages[0]
+    lead = _rewrite_lead(answer)
     embed = discord.Embed(
         title=fit(escape(answer.question), TITLE_CHARS),
-        description=fit(_highlighted(top, answer.answer_start, answer.answer_end), DESCRIPTION_CHARS),
+        description=lead + fit(_highlighted(top, answer.answer_start, answer.answer_end), DESCRIPTION_CHARS - len(lead)),
         colour=ANSWER_COLOUR,
     )
     embed.add_field(name="Source", value=fit(escape(source_line(top)), FIELD_VALUE_CHARS), inline=False)
@@ -66,12 +69,13 @@ def answer_reply(answer: Answer) -> Reply:
 
 
 def not_found_reply(answer: Answer) -> Reply:
+    lead = _rewrite_lead(answer)
     if not answer.passages:
-        return Reply(content=NOT_FOUND)
+        return Reply(content=fit(lead + NOT_FOUND, MESSAGE_CHARS))
     closest = answer.passages[0]
     quote = fit(escape(closest.text), PASSAGE_EXCERPT_CHARS)
     source = escape(source_line(closest))
-    return Reply(content=fit(f"{NOT_FOUND} The closest passage:\n> {quote}\n— {source}", MESSAGE_CHARS))
+    return Reply(content=fit(f"{lead}{NOT_FOUND} The closest passage:\n> {quote}\n— {source}", MESSAGE_CHARS))
 
 
 def passages_embed(passages: list[Passage], first_number: int) -> discord.Embed:
@@ -96,6 +100,12 @@ def passages_embed(passages: list[Passage], first_number: int) -> discord.Embed:
 def note(text: str) -> str:
     """A short message to the user, within the message limit."""
     return fit(text, MESSAGE_CHARS)
+
+
+def _rewrite_lead(answer: Answer) -> str:
+    """What a follow-up was taken to mean, in italics on a line of its own ("" if not rewritten)."""
+    rewrite = rewrite_note(answer)
+    return f"*{fit(escape(rewrite), NOTE_CHARS)}*\n" if rewrite else ""
 
 
 def _highlighted(p: Passage, start: int, end: int) -> str:

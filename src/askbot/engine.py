@@ -2,6 +2,7 @@
 
     engine = Engine.open(Settings.from_env())   # loads index/, building it first if needed
     answer = engine.ask("What chip powers the OnePlus 6?")
+    chat = engine.conversation()                # follow-ups: chat.ask("When will it arrive?")
     report = engine.rebuild()                   # incremental; swaps the new index in
 
 Thread-safe for concurrent `ask` calls; `rebuild` swaps the index with one assignment, so
@@ -18,6 +19,7 @@ from dataclasses import dataclass, replace
 from . import builder
 from .answer import SELECT_FROM, Answer, select_answer
 from .builder import BuildReport
+from .conversation import Conversation
 from .embedding import Embedder, ModelRef, load_embedder, resolve_model
 from .errors import IndexProblem, UsageError
 from .index import REBUILD, Index, current_build, load_index, read_manifest
@@ -74,8 +76,17 @@ class Engine:
 
     # -- asking ------------------------------------------------------------------------------
 
-    def ask(self, question: str, k: int | None = None) -> Answer:
-        return self.ask_many([question], k)[0]
+    def ask(self, question: str, k: int | None = None, *, query: str | None = None) -> Answer:
+        """Answer a question; with `query`, search that standalone rewrite of it instead."""
+        if query is None:
+            return self.ask_many([question], k)[0]
+        question = self._check_question(question)
+        answer = self.ask_many([query], k)[0]
+        return replace(answer, question=question, query=answer.question if answer.question != question else None)
+
+    def conversation(self) -> Conversation:
+        """A new conversation: its questions are read in the context of the ones before."""
+        return Conversation(self)
 
     def ask_many(self, questions: Sequence[str], k: int | None = None) -> list[Answer]:
         """Answer several questions with one batched encode."""

@@ -1,11 +1,14 @@
 """Plain-text rendering of answers for the terminal surfaces (CLI and REPL).
 
 Styling goes through click.style; click.echo drops it when the output is not a terminal.
+`rewrite_note` is plain text, shared with the Discord bot.
 """
 
 from __future__ import annotations
 
+import re
 import textwrap
+from difflib import SequenceMatcher
 
 import click
 
@@ -19,8 +22,39 @@ def source_line(p: Passage) -> str:
     return f"{p.title}{when} — {p.source}, chars {p.start}–{p.end}"
 
 
+def rewrite_note(answer: Answer) -> str | None:
+    """What a follow-up was taken to mean: "(taking 'it' as OnePlus 6)", or None if not rewritten."""
+    if not answer.query:
+        return None
+    said, searched = _words(answer.question), _words(answer.query)
+    matcher = SequenceMatcher(a=[w.lower() for w in said], b=[w.lower() for w in searched], autojunk=False)
+    changes = [op for op in matcher.get_opcodes() if op[0] != "equal"]
+    if changes and all(tag == "replace" for tag, *_ in changes):
+        taken = [
+            f"'{' '.join(said[i1:i2])}' as {_POSSESSIVE.sub('', ' '.join(searched[j1:j2]))}"
+            for _, i1, i2, j1, j2 in changes
+        ]
+        return f"(taking {'; '.join(taken)})"
+    return f"(read as “{answer.query}”)"
+
+
+_POSSESSIVE = re.compile(r"['’]s$")
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[\w'’&.$,-]*\w[\w'’&.-]*|[^\w\s]", text)
+
+
 def answer_text(answer: Answer) -> str:
-    """The answer and its source, or a plain 'not in the documents' with the closest passages."""
+    """The answer and its source, or a plain 'not in the documents' with the closest passages.
+
+    A conversation's rewrite of the question is noted first."""
+    note = rewrite_note(answer)
+    text = _answer_body(answer)
+    return f"{note}\n{text}" if note else text
+
+
+def _answer_body(answer: Answer) -> str:
     if not answer.answered:
         lines = [NOT_FOUND]
         if answer.passages:

@@ -1,7 +1,8 @@
 """The interactive prompt: ask questions, see the answer inside its passage, and steer with :commands.
 
 With a terminal it uses prompt_toolkit (history, line editing); with a pipe it reads plain lines
-and prints plain text, answering each line as it arrives.
+and prints plain text, answering each line as it arrives. A session is one conversation, so a
+follow-up ("When will it arrive?") leans on the questions before it; `:new` starts afresh.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ HELP = """Type a question, or one of:
   :help      this list
   :k N       show N passages per answer
   :sources   the passages behind the last answer
+  :new       start a new conversation (follow-ups no longer lean on earlier questions)
   :reload    rebuild the index if the documents changed
   :quit      leave (Ctrl-D works too; Ctrl-C clears the line)"""
 
@@ -30,6 +32,7 @@ class Repl:
     def __init__(self, engine: Engine, k: int):
         self.engine = engine
         self.k = k
+        self.conversation = engine.conversation()
         self.last: Answer | None = None
         self.interactive = sys.stdin.isatty() and sys.stdout.isatty()
 
@@ -56,7 +59,7 @@ class Repl:
         if line.startswith(":"):
             return self._command(line)
         try:
-            self.last = self.engine.ask(line, self.k)
+            self.last = self.conversation.ask(line, self.k)
         except AskbotError as error:
             self._say(f"askbot: {error}")
             return True
@@ -75,6 +78,9 @@ class Repl:
                 self._say(f"showing {self.k} passages")
             else:
                 self._say(":k takes a whole number from 1 to 50")
+        elif name == ":new":
+            self.conversation = self.engine.conversation()
+            self._say("new conversation")
         elif name == ":sources":
             self._say(passages_text(self.last) if self.last else "no answer yet")
         elif name == ":reload":

@@ -9,6 +9,7 @@ from pathlib import Path
 from .errors import UsageError
 
 BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
+CONVERSATION_MODES = ("thread", "user", "off")
 
 
 def _env(name: str, default: str) -> str:
@@ -57,6 +58,13 @@ def _id(name: str) -> int | None:
     return ids[0] if ids else None
 
 
+def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = _env(name, default).lower()
+    if raw not in choices:
+        raise UsageError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+    return raw
+
+
 def _url(name: str, default: str, schemes: tuple[str, ...]) -> str:
     raw = _env(name, default)
     if not raw.startswith(tuple(f"{s}://" for s in schemes)):
@@ -92,6 +100,9 @@ class Settings:
     discord_cooldown_seconds: float = 5.0
     discord_max_question_chars: int = 500
     discord_channels: tuple[int, ...] = ()  # empty: every channel the bot can see
+    # Follow-ups: one conversation per thread (and per user elsewhere), per user, or none.
+    discord_conversations: str = "thread"
+    discord_conversation_minutes: float = 10.0  # a conversation is forgotten after this quiet time
 
     @classmethod
     def from_env(cls, env_file: str | os.PathLike | None = ".env") -> "Settings":
@@ -121,6 +132,8 @@ class Settings:
             discord_cooldown_seconds=_float("ASKBOT_DISCORD_COOLDOWN_SECONDS", d.discord_cooldown_seconds),
             discord_max_question_chars=_int("ASKBOT_DISCORD_MAX_QUESTION_CHARS", d.discord_max_question_chars),
             discord_channels=_ids("ASKBOT_DISCORD_CHANNELS"),
+            discord_conversations=_choice("ASKBOT_DISCORD_CONVERSATIONS", d.discord_conversations, CONVERSATION_MODES),
+            discord_conversation_minutes=_float("ASKBOT_DISCORD_CONVERSATION_MINUTES", d.discord_conversation_minutes),
         )
 
     def __repr__(self) -> str:

@@ -1,0 +1,325 @@
+"""Chat-style follow-ups: dialogues on the seed article, through the engine, CLI, REPL and Discord.
+
+Each dialogue turn is (question, fact the answer must hold, or None: must abstain). The facts
+come from reading docs/; the follow-ups lean on the turn before ("it", "he", "the company",
+"Why?", "What about ZTE?"), switch topic, or go off-topic.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from askbot.answer import Answer
+from askbot.conversation import Kind, entities, kind_of, read_question
+from askbot.errors import UsageError
+from askbot.render import rewrite_note
+from conftest import SEED_DOCS
+from fake_discord import ALICE, BOB, GENERAL, THREAD
+from test_answers import SEED_FACTS
+from test_discord import fake, mention, start_bot  # noqa: F401  (the fake Discord's fixtures)
+
+DIALOGUES = {
+    "it, its (the issue's example)": [
+        ("What chip powers the OnePlus 6?", "Snapdragon 845"),
+        ("When will it arrive?", "second quarter"),
+        ("Who is its CEO?", "Pete Lau"),
+    ],
+    "he": [
+        ("Who is the CEO of OnePlus?", "Pete Lau"),
+        ("Where was he speaking?", "CES 2018"),
+    ],
+    "why? when?": [
+        ("How much was ZTE fined?", "$1,2 billion"),
+        ("Why?", "illegally selling US-made goods"),
+        ("When?", "March"),
+    ],
+    "the company, then why?": [
+        ("What phone did ZTE release with AT&T?", "Axon M"),
+        ("How much was the company fined?", "$1,2 billion"),
+        ("Why?", "illegally selling US-made goods"),
+    ],
+    "the company, then it": [
+        ("Whose deal with US carriers fell through?", "Huawei"),
+        ("Which phone did the company hope to launch?", "Mate 10 Pro"),
+        ("Why is the US government wary of it?", "ties to the Chinese government"),
+    ],
+    "it, twice": [
+        ("Which Chinese company has partnerships with US carriers?", "ZTE"),
+        ("Which phone did it release with AT&T?", "Axon M"),
+        ("Why was it fined?", "illegally selling US-made goods"),
+    ],
+    "topic switch": [
+        ("What chip powers the OnePlus 6?", "Snapdragon 845"),
+        ("Why was ZTE fined?", "illegally selling US-made goods"),
+        ("In which countries did it sell US-made goods?", "Iran and North Korea"),
+    ],
+    "what about": [
+        ("Why is the US government wary of Huawei?", "ties to the Chinese government"),
+        ("What about ZTE?", "no objections"),
+    ],
+    "it as the whole question before": [
+        ("When did ZTE receive its fine?", "March"),
+        ("How much was it?", "$1,2 billion"),
+    ],
+    "the company's": [
+        ("How did OnePlus originally sell its phones?", "invite system"),
+        ("Who is the company's CEO?", "Pete Lau"),
+    ],
+    "off-topic after on-topic": [
+        ("Who is the CEO of OnePlus?", "Pete Lau"),
+        ("What is the capital of France?", None),
+    ],
+    "off-topic with a pronoun": [
+        ("What chip powers the OnePlus 6?", "Snapdragon 845"),
+        ("Is it going to rain tomorrow?", None),
+    ],
+    "elliptical, not in the article": [
+        ("What chip powers the OnePlus 6?", "Snapdragon 845"),
+        ("And the price?", None),
+    ],
+}
+
+
+def hit(answer: Answer, fact: str | None) -> bool:
+    if fact is None:
+        return not answer.answered
+    return answer.answered and fact.lower() in answer.answer.lower()
+
+
+def check(answer: Answer, fact: str | None) -> None:
+    note = f"query {answer.query!r}, confidence {answer.confidence:.2f}, answer {answer.answer!r}"
+    assert hit(answer, fact), f"{answer.question!r}: expected {fact!r}; {note}"
+
+
+# -- reading questions and text (no model) -----------------------------------------------------
+
+
+def test_entities_skip_sentence_openers_and_roles_and_keep_numbers():
+    text = "Speaking at CES 2018 with CNET, OnePlus’ CEO Pete Lau said the OnePlus 6 will arrive. Lau said so."
+    assert entities([text]) == ["CES 2018", "CNET", "OnePlus", "Pete Lau", "OnePlus 6", "Lau"]
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [("Pete Lau", Kind.PERSON), ("OnePlus 6", Kind.PRODUCT), ("Axon M", Kind.PRODUCT), ("ZTE", Kind.ORG), ("AT&T", Kind.ORG)],
+)
+def test_entity_kinds_by_shape(name, kind):
+    assert kind_of(name) is kind
+
+
+@pytest.mark.parametrize(
+    ("question", "needs_context"),
+    [
+        ("When will it arrive?", True),
+        ("Who is the company's CEO?", True),
+        ("Why?", True),
+        ("And the price?", True),
+        ("What about ZTE?", True),
+        ("How did OnePlus originally sell its phones?", False),  # "its" points inside the question
+        ("Why was ZTE fined?", False),
+        ("What is the capital of France?", False),
+    ],
+)
+def test_which_questions_need_context(question, needs_context):
+    assert read_question(question).needs_context is needs_context
+
+
+@pytest.mark.parametrize(
+    ("question", "query", "note"),
+    [
+        ("When will it arrive?", "When will OnePlus 6 arrive?", "(taking 'it' as OnePlus 6)"),
+        ("Who is its CEO?", "Who is OnePlus 6's CEO?", "(taking 'its' as OnePlus 6)"),
+        ("Why?", "Why was ZTE fined?", "(read as “Why was ZTE fined?”)"),
+        ("Why was ZTE fined?", None, None),
+    ],
+)
+def test_rewrite_note(question, query, note):
+    assert rewrite_note(Answer(question, True, "x", 0.9, [], query=query)) == note
+
+
+# -- dialogues through the engine --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("turns", DIALOGUES.values(), ids=DIALOGUES.keys())
+def test_dialogue(seed_engine, turns):
+    conversation = seed_engine.conversation()
+    for question, fact in turns:
+        check(conversation.ask(question), fact)
+
+
+def test_follow_up_is_searched_as_a_standalone_query(seed_engine):
+    chat = seed_engine.conversation()
+    chat.ask("What chip powers the OnePlus 6?")
+    answer = chat.ask("When will it arrive?")
+    assert answer.question == "When will it arrive?"
+    assert answer.query == "When will OnePlus 6 arrive?"
+    assert answer.passages and answer.passages[0].text[answer.answer_start : answer.answer_end] == answer.answer
+
+
+def test_topic_switch_is_not_dragged_back(seed_engine):
+    chat = seed_engine.conversation()
+    chat.ask("What chip powers the OnePlus 6?")
+    switched = chat.ask("Why was ZTE fined?")
+    assert switched.query is None
+    assert chat.ask("How much was it?").query == "How much was ZTE fined?"
+
+
+def test_first_turn_and_new_conversation_have_no_context(seed_engine):
+    chat = seed_engine.conversation()
+    assert chat.ask("When will it arrive?").query is None
+    chat.ask("What chip powers the OnePlus 6?")
+    chat.reset()
+    assert chat.ask("When will it arrive?").query is None
+
+
+def test_bad_question_in_a_conversation_is_refused_and_not_remembered(seed_engine):
+    chat = seed_engine.conversation()
+    chat.ask("How much was ZTE fined?")
+    for bad in ["   ", "x" * 10_000]:
+        with pytest.raises(UsageError):
+            chat.ask(bad)
+    assert len(chat.turns) == 1
+    check(chat.ask("Why?"), "illegally selling")
+
+
+def test_memory_is_bounded(seed_engine):
+    chat = seed_engine.conversation()
+    for question, _ in SEED_FACTS[:5]:
+        chat.ask(question)
+    assert [t.question for t in chat.turns] == [q for q, _ in SEED_FACTS[2:5]]
+
+
+def test_standalone_questions_answer_the_same_in_a_conversation(seed_engine):
+    """The seed facts asked one after another in one conversation: nothing is rewritten."""
+    chat = seed_engine.conversation()
+    for question, _ in SEED_FACTS:
+        alone, chatted = seed_engine.ask(question), chat.ask(question)
+        assert chatted.query is None, f"{question!r} was rewritten to {chatted.query!r}"
+        assert chatted == alone
+
+
+# -- the CLI and the REPL ----------------------------------------------------------------------
+
+
+def test_cli_chat_json_answers_follow_ups_and_blank_line_starts_over(cli, seed_index):
+    lines = [q for q, _ in DIALOGUES["it, its (the issue's example)"]] + [""] + ["When will it arrive?"]
+    result = cli("ask", "--chat", "--json", "--docs", str(SEED_DOCS), "--index", str(seed_index), input="\n".join(lines) + "\n")
+    assert result.exit_code == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["question"] for r in rows] == [q for q in lines if q]
+    assert [r["query"] for r in rows] == [None, "When will OnePlus 6 arrive?", "Who is OnePlus 6's CEO?", None]
+    for row, (_, fact) in zip(rows, DIALOGUES["it, its (the issue's example)"]):
+        assert fact in row["answer"]
+
+
+@pytest.mark.parametrize("name", ["why? when?", "off-topic after on-topic"])
+def test_cli_chat_json_dialogues(cli, seed_index, name):
+    turns = DIALOGUES[name]
+    result = cli(
+        "ask", "--chat", "--json", "--docs", str(SEED_DOCS), "--index", str(seed_index),
+        input="".join(f"{q}\n" for q, _ in turns),
+    )  # fmt: skip
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    for row, (_, fact) in zip(rows, turns, strict=True):
+        assert row["answered"] is (fact is not None)
+        assert fact is None or fact.lower() in row["answer"].lower()
+
+
+def test_cli_without_chat_keeps_every_line_independent(cli, seed_index):
+    questions = "What chip powers the OnePlus 6?\n\nWhen will it arrive?\n"
+    result = cli("ask", "--json", "--docs", str(SEED_DOCS), "--index", str(seed_index), input=questions)
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(rows) == 2 and all(r["query"] is None for r in rows)
+
+
+def test_cli_chat_text_shows_what_was_understood(cli, seed_index):
+    result = cli("ask", "--chat", "--docs", str(SEED_DOCS), "--index", str(seed_index), input="How much was ZTE fined?\nWhy?\n")
+    assert "(read as “Why was ZTE fined?”)\nAlthough back in March, ZTE received" in result.stdout
+
+
+def test_cli_chat_with_a_question_argument_is_a_usage_error(cli):
+    result = cli("ask", "--chat", "Why?")
+    assert result.exit_code == 2
+    assert "--chat reads the conversation from standard input" in result.stderr
+
+
+def test_repl_session_is_one_conversation_and_new_starts_another(cli, seed_index):
+    session = "What chip powers the OnePlus 6?\nWhen will it arrive?\n:new\nWhen will it arrive?\n:help\n"
+    result = cli("repl", "--docs", str(SEED_DOCS), "--index", str(seed_index), input=session)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.count("(taking 'it' as OnePlus 6)") == 1
+    before, after = result.stdout.split("new conversation\n")
+    assert "(taking 'it' as OnePlus 6)" in before
+    assert ":new" in after
+
+
+# -- Discord: conversations per thread or per user, through the fake Discord -------------------
+
+def description(reply: dict) -> str:
+    return reply["embeds"][0]["description"]
+
+
+def test_discord_thread_is_one_conversation_for_everyone_in_it(fake, start_bot):
+    start_bot()
+    fake.wait_reply(fake.send_message(mention("What chip powers the OnePlus 6?"), ALICE, THREAD))
+    follow_up = description(fake.wait_reply(fake.send_message(mention("When will it arrive?"), BOB, THREAD)))
+    assert follow_up.startswith("*(taking 'it' as OnePlus 6)*\n")
+    assert "second quarter" in follow_up.split("**")[1]
+    interaction = fake.slash("ask", {"question": "Who is its CEO?"}, ALICE, THREAD)
+    slash = fake.wait_edit(interaction).body["embeds"][0]["description"]
+    assert slash.startswith("*(taking 'its' as OnePlus 6)*\n") and "Pete Lau" in slash.split("**")[1]
+    elsewhere = fake.wait_reply(fake.send_message(mention("Who is its CEO?"), ALICE, GENERAL))
+    assert "(taking" not in json.dumps(elsewhere), "the channel outside the thread is another conversation"
+
+
+def test_discord_per_user_conversations(fake, start_bot):
+    start_bot(discord_conversations="user")
+    fake.wait_reply(fake.send_message(mention("How much was ZTE fined?"), ALICE, THREAD))
+    bobs = fake.wait_reply(fake.send_message(mention("Why?"), BOB, THREAD))
+    assert "read as" not in json.dumps(bobs), "Bob has not asked anything before"
+    alices = fake.wait_reply(fake.send_message(mention("Why?"), ALICE, THREAD))
+    assert description(alices).startswith("*(read as “Why was ZTE fined?”)*\n")
+
+
+def test_discord_off_topic_follow_up_says_what_it_understood(fake, start_bot):
+    start_bot()
+    fake.wait_reply(fake.send_message(mention("What chip powers the OnePlus 6?"), ALICE, THREAD))
+    reply = fake.wait_reply(fake.send_message(mention("Is it going to rain tomorrow?"), ALICE, THREAD))
+    assert reply["content"].startswith("*(taking 'it' as OnePlus 6)*\nI couldn't find that in the documents.")
+
+
+def test_conversation_keys_by_mode():
+    from askbot.discord_bot import Origin, conversation_key
+
+    in_thread, in_channel = Origin(10, THREAD, GENERAL, 1), Origin(10, GENERAL, None, 1)
+    assert conversation_key(in_thread, "thread") == conversation_key(Origin(11, THREAD, GENERAL, 1), "thread")
+    assert conversation_key(in_thread, "user") != conversation_key(Origin(11, THREAD, GENERAL, 1), "user")
+    assert conversation_key(in_channel, "thread") != conversation_key(Origin(11, GENERAL, None, 1), "thread")
+    assert conversation_key(in_thread, "off") is None
+
+
+def test_conversations_are_forgotten_after_a_quiet_period():
+    from askbot.conversation import Conversations
+
+    now = [0.0]
+    made = []
+    store = Conversations(lambda: made.append(object()) or made[-1], idle_seconds=600, clock=lambda: now[0])
+    first = store.get("thread")
+    now[0] = 599
+    assert store.get("thread") is first, "a question within the quiet period continues it"
+    now[0] = 599 + 601
+    assert store.get("thread") is not first
+    store.get("other")
+    now[0] += 700
+    store.get("third")
+    assert len(store) == 1, "quiet conversations are dropped, not kept forever"
+
+
+def test_conversation_mode_setting_is_checked(monkeypatch):
+    from askbot.settings import Settings
+
+    monkeypatch.setenv("ASKBOT_DISCORD_CONVERSATIONS", "channel")
+    with pytest.raises(UsageError, match="ASKBOT_DISCORD_CONVERSATIONS must be one of thread, user, off"):
+        Settings.from_env(env_file=None)

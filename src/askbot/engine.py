@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -28,6 +29,9 @@ from .search import hybrid_search
 from .settings import Settings
 
 Notify = Callable[[str], None]
+# Never part of a question: control characters, lone surrogates (the tokenizer rejects them) and
+# invisible format characters (bidi overrides would reorder the question when it is echoed).
+_UNPRINTABLE = {"Cc": " ", "Cs": " ", "Cf": ""}
 
 
 def _stderr(message: str) -> None:
@@ -106,7 +110,7 @@ class Engine:
         return answers
 
     def _check_question(self, question: str) -> str:
-        cleaned = " ".join(question.split())
+        cleaned = " ".join(_printable(question).split())
         if not cleaned:
             raise UsageError("the question is empty")
         limit = self.settings.max_question_chars
@@ -202,6 +206,12 @@ def _load_current(settings: Settings, model: ModelRef, check_model: bool = True)
         if built.get("name") != model.name or built.get("sha256") != model.sha256:
             raise IndexProblem(f"index was built with another model ({built.get('name')}): {REBUILD}")
     return load_index(build, manifest)
+
+
+def _printable(text: str) -> str:
+    if text.isprintable():
+        return text
+    return "".join(_UNPRINTABLE.get(unicodedata.category(c), c) for c in text)
 
 
 def _trim(answer: Answer, k: int) -> Answer:

@@ -2,7 +2,7 @@
 tampered bundled model is refused.
 
 Every file of a real build is truncated, has a byte flipped, or (the manifest) is edited into
-other valid JSON; each must give "index is damaged: run askbot index build", never a crash
+other valid JSON; each must give "index is damaged (...): run askbot index build", never a crash
 (FAISS can segfault on a corrupt file) and never a wrong answer.
 """
 
@@ -18,11 +18,11 @@ import pytest
 from askbot.embedding import BUNDLED_SHA256, file_sha256, resolve_model
 from askbot.engine import Engine
 from askbot.errors import AskbotError, IndexProblem
-from askbot.index import MANIFEST, POINTER, SEAL, _checksums, _manifest_digest, current_build, load_index, read_manifest
+from askbot.index import MANIFEST, POINTER, _checksums, current_build, load_index, read_manifest, write_manifest
 from askbot.settings import BUNDLED_MODEL, Settings
 from conftest import SEED_DOCS
 
-DAMAGED = r"^index is damaged: run askbot index build \(.+\)$"
+DAMAGED = r"^index is damaged \(.+\): run askbot index build$"
 
 
 def _copy(seed_index: Path, target: Path) -> Path:
@@ -92,7 +92,7 @@ def test_cli_on_damaged_index_exits_2_with_one_line_then_build_repairs_it(cli, s
     args = ("--docs", str(SEED_DOCS), "--index", str(tmp_path / "index"))
     result = cli("ask", "What chip powers the OnePlus 6?", *args)
     assert result.exit_code == 2
-    assert result.stderr == "askbot: error: index is damaged: run askbot index build (vectors.faiss does not match its checksum)\n"
+    assert result.stderr == "askbot: error: index is damaged (vectors.faiss does not match its checksum): run askbot index build\n"
     assert result.stdout == ""
 
     repaired = cli("index", "build", *args)
@@ -114,11 +114,9 @@ class _Payload:
 
 def _reseal(build: Path) -> None:
     """What an attacker who knows the format would do: make the checksums agree again."""
-    manifest = json.loads((build / MANIFEST).read_text())
-    manifest.pop(SEAL)
+    manifest = read_manifest(build)
     manifest["files"] = _checksums(build, sorted(manifest["files"]))
-    manifest[SEAL] = _manifest_digest(manifest)
-    (build / MANIFEST).write_text(json.dumps(manifest))
+    write_manifest(build, manifest)
 
 
 def test_pickled_arrays_are_never_unpickled_even_with_matching_checksums(seed_index, tmp_path):

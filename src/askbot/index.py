@@ -43,7 +43,7 @@ _BUILD_NAME = re.compile(r"build-[0-9A-Za-z-]+")
 
 
 def damaged(detail: str) -> IndexProblem:
-    return IndexProblem(f"index is damaged: {REBUILD} ({detail})")
+    return IndexProblem(f"index is damaged ({detail}): {REBUILD}")
 
 
 @dataclass
@@ -178,9 +178,7 @@ def write_index(index_dir: Path, plan: BuildPlan) -> Path:
         pause_point("writing")
         write_store(tmp / "chunks.sqlite", plan.documents, plan.chunks)
         LexicalIndex.build(plan.lexical_texts).save(tmp / "bm25")
-        manifest = dict(plan.manifest, files=_checksums(tmp, sorted(_files(tmp))))
-        manifest[SEAL] = _manifest_digest(manifest)
-        _write_durably(tmp / MANIFEST, json.dumps(manifest, indent=1, ensure_ascii=False))
+        write_manifest(tmp, dict(plan.manifest, files=_checksums(tmp, sorted(_files(tmp)))))
         _fsync_tree(tmp)
         os.replace(tmp, final)
         _fsync_dir(index_dir)  # the new folder's name is durable before anything points at it
@@ -190,6 +188,13 @@ def write_index(index_dir: Path, plan: BuildPlan) -> Path:
         raise
     remove_leftovers(index_dir)
     return final
+
+
+def write_manifest(build: Path, manifest: dict) -> None:
+    """Write the manifest with its own checksum added, durably."""
+    body = {k: v for k, v in manifest.items() if k != SEAL}
+    sealed = {**body, SEAL: _manifest_digest(body)}
+    _write_durably(build / MANIFEST, json.dumps(sealed, indent=1, ensure_ascii=False))
 
 
 def _files(folder: Path) -> set[str]:

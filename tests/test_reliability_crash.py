@@ -122,3 +122,16 @@ def test_lock_left_by_a_dead_process_is_taken_over(tmp_path):
         assert me.pid == os.getpid()
     assert notes == [f"taking over the build lock of pid {dead_pid} on elsewhere, since 2026-01-01T00:00:00Z: that build did not finish"]
     assert (tmp_path / "build.lock").read_text() == ""  # released cleanly: nothing to take over next time
+
+
+def test_stale_index_is_served_while_another_process_builds(served_index, docs_copy):
+    (docs_copy / "zeppelins.txt").write_text(NEW_DOC)
+    notes: list[str] = []
+    with build_lock(served_index, notify=lambda _: None):
+        engine = Engine.open(Settings(docs_dir=docs_copy, index_dir=served_index), notify=notes.append)
+    try:
+        assert "Snapdragon 845" in engine.ask("What chip powers the OnePlus 6?").answer
+    finally:
+        engine.close()
+    assert notes[-1].startswith("another build is running on ")
+    assert notes[-1].endswith(": wait for it to finish (answering from the index as it is)")

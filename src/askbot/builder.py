@@ -14,10 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import documents as docs_mod
+from .buildlock import build_lock
 from .chunking import ChunkingParams, chunk_document
 from .embedding import Embedder, ModelRef
 from .errors import AskbotError, UsageError
-from .index import FORMAT_VERSION, BuildPlan, Index, write_index
+from .index import FORMAT_VERSION, BuildPlan, Index, pause_point, remove_leftovers, write_index
 from .settings import Settings
 from .store import StoredChunk
 
@@ -58,6 +59,19 @@ def scan_docs(settings: Settings, warn: Notify) -> list[docs_mod.SourceFile]:
 
 
 def build(
+    settings: Settings,
+    model: ModelRef,
+    get_embedder: Callable[[], Embedder],
+    previous: Index | None,
+    warn: Notify,
+) -> BuildReport:
+    """One build at a time per index folder; what an earlier, killed build left is cleared first."""
+    with build_lock(settings.index_dir, warn):
+        remove_leftovers(settings.index_dir)
+        return _build(settings, model, get_embedder, previous, warn)
+
+
+def _build(
     settings: Settings,
     model: ModelRef,
     get_embedder: Callable[[], Embedder],
@@ -112,6 +126,7 @@ def _embed(loaded, params, get_embedder, previous):
             for c in chunk_document(doc, params, embedder.count_tokens)
         ]
     texts = [embedding_text(c.title, c.text) for cs in fresh_chunks.values() for c in cs]
+    pause_point("embedding")
     return fresh_chunks, embedder.encode(texts, progress=None), embedder.dim
 
 

@@ -88,9 +88,22 @@ def _segment(text: str, start: int, end: int) -> list[Span]:
             if not piece:
                 break
             found = text.find(piece, cursor, end)
+        if skipped := _stripped(text, cursor, found):  # pysbd drops some text ("the. ?!" loses "?!")
+            spans.append(skipped)
         spans.append((found, found + len(piece)))
         cursor = found + len(piece)
+    if rest := _stripped(text, cursor, end):
+        spans.append(rest)
     return spans
+
+
+def _stripped(text: str, start: int, end: int) -> Span | None:
+    """The span of text[start:end] without surrounding white space; None when nothing is left."""
+    piece = text[start:end]
+    if not piece.strip():
+        return None
+    start += len(piece) - len(piece.lstrip())
+    return start, start + len(piece.strip())
 
 
 def chunk_document(doc: Document, params: ChunkingParams, count_tokens: TokenCounter) -> list[Chunk]:
@@ -100,7 +113,7 @@ def chunk_document(doc: Document, params: ChunkingParams, count_tokens: TokenCou
     budget = max(16, params.max_tokens - title_tokens)
     sentences, tokens = _fit_long_sentences(doc.text, sentences, count_tokens, budget, params.max_chars)
     chunks: list[Chunk] = []
-    i = 0
+    i = covered = 0  # sentences before `covered` are in some chunk already
     while i < len(sentences):
         j, used = i, 0
         while j < len(sentences):
@@ -109,8 +122,12 @@ def chunk_document(doc: Document, params: ChunkingParams, count_tokens: TokenCou
                 break
             used += tokens[j]
             j += 1
+        if j <= covered:  # the overlap left no room for a new sentence: this chunk would repeat one
+            i = covered
+            continue
         group = tuple(sentences[i:j])
         chunks.append(Chunk(doc.source, group[0][0], group[-1][1], group))
+        covered = j
         if j >= len(sentences):
             break
         i = max(i + 1, j - params.overlap_sentences)
@@ -150,7 +167,7 @@ def _cut(text: str, start: int, end: int, width: int) -> list[Span]:
     while end - start > width:
         cut = text.rfind(" ", start + width // 2, start + width)
         cut = cut if cut > start else start + width
-        pieces.append((start, cut))
+        pieces.append(_stripped(text, start, cut))  # "a  b" cut at the second space keeps one
         start = cut
         while start < end and text[start].isspace():
             start += 1

@@ -146,6 +146,8 @@ def ask(question: str | None, docs: Path | None, index: Path | None, k: int | No
         return
     asker = engine.conversation() if chat else engine
     failed = False
+    if hasattr(sys.stdin, "reconfigure"):
+        sys.stdin.reconfigure(errors="replace")  # one stray byte must not end the batch
     for line in iter(sys.stdin.readline, ""):
         if not line.strip():
             if chat:

@@ -2,13 +2,22 @@
 
 Supported: `.txt`, `.md` (optional YAML front matter with title/date) and `.html`/`.htm`.
 A leading `date YYYY-MM-DD` line (as news exports carry) becomes the document date.
-Anything unsupported, unreadable, too large or empty is skipped with one warning line.
+Anything unsupported, unreadable, too large, binary or empty is skipped with one warning line.
+
+The folder is treated as untrusted input: symbolic links and special files (FIFOs, devices) are
+never opened, file names that are not valid UTF-8 are skipped, control characters in the text
+become spaces (they would reach terminals otherwise), front-matter values must be plain scalars,
+and HTML nesting is capped before parsing (HTML5 tree building is quadratic in depth).
 """
 
 from __future__ import annotations
 
+import datetime
 import hashlib
+import os
 import re
+import stat
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +26,18 @@ SUPPORTED_SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm"}
 _DATE_PREFIX = re.compile(r"\A\s*date\s+(\d{4}-\d{2}-\d{2})\b[ \t]*\n?", re.IGNORECASE)
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n.*?\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.DOTALL)
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# C0 controls other than tab/newline/CR, DEL and C1 controls: never text, and unsafe on a terminal.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)[^>]*>")
+# Elements that never nest (void) or close themselves implicitly (p, li, td...): no depth.
+_FLAT_TAGS = frozenset(
+    "area base br col embed hr img input link meta source track wbr "
+    "p li dt dd option optgroup tr td th thead tbody tfoot rb rt rp colgroup caption".split()
+)
+MAX_HTML_DEPTH = 512  # as browsers cap it; deeper tags are dropped, their text is kept
+MAX_TITLE_CHARS = 300  # longer than any real title; a <title> holding a whole page stops here
+BINARY_SHARE = 0.3  # share of undecodable or control characters that marks a file as binary
 
 Warn = Callable[[str], None]
 
@@ -53,43 +74,99 @@ def scan(docs_dir: Path, max_bytes: int, warn: Warn) -> list[SourceFile]:
     for path in sorted(_walk(root, warn)):
         source = path.relative_to(root).as_posix()
         if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-            warn(f"skipped {source}: unsupported file type")
+            warn(f"skipped {shown(source)}: unsupported file type")
+            continue
+        if not _is_utf8(source):
+            warn(f"skipped {shown(source)}: the file name is not valid UTF-8 (rename the file)")
             continue
         try:
-            size = path.stat().st_size
-            if size > max_bytes:
-                warn(f"skipped {source}: {size:,} bytes is over the {max_bytes:,}-byte limit")
-                continue
-            data = path.read_bytes()
-        except OSError as exc:
-            warn(f"skipped {source}: unreadable ({exc.strerror or exc})")
+            data = read_regular(path, max_bytes)
+        except SkipFile as skip:
+            warn(f"skipped {shown(source)}: {skip}")
             continue
         found.append(SourceFile(source, path, hashlib.sha256(data).hexdigest()))
     return found
 
 
+class SkipFile(Exception):
+    """Why a file is not read; the message completes "skipped <file>: ..."."""
+
+
+def read_regular(path: Path, max_bytes: int | None = None) -> bytes:
+    """The bytes of a regular file, opened without following a symlink; at most max_bytes."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise SkipFile(f"unreadable ({exc.strerror or exc})") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise SkipFile("not a regular file")
+        limit = sys.maxsize if max_bytes is None else max_bytes
+        blocks, size = [], 0
+        while size <= limit and (block := os.read(fd, 1 << 20)):
+            blocks.append(block)
+            size += len(block)
+    except OSError as exc:
+        raise SkipFile(f"unreadable ({exc.strerror or exc})") from None
+    finally:
+        os.close(fd)
+    if max_bytes is not None and size > max_bytes:
+        raise SkipFile(f"{max(size, info.st_size):,} bytes is over the {max_bytes:,}-byte limit (ASKBOT_MAX_FILE_BYTES)")
+    return b"".join(blocks)
+
+
 def _walk(root: Path, warn: Warn) -> Iterator[Path]:
-    for path in root.rglob("*"):
-        if path.name.startswith("."):
-            continue
-        if path.is_symlink():
-            warn(f"skipped {path.relative_to(root).as_posix()}: symbolic link (not followed)")
-            continue
-        if path.is_file() and not any(p.name.startswith(".") for p in path.relative_to(root).parents):
-            yield path
+    """Regular files under root; hidden entries are ignored, links and special files reported."""
+
+    def unreadable(error: OSError) -> None:
+        where = Path(error.filename).relative_to(root).as_posix() if error.filename else "?"
+        warn(f"skipped {shown(where)}/: unreadable folder ({error.strerror or error})")
+
+    for folder, dirs, files in os.walk(root, onerror=unreadable):
+        here = Path(folder)
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in [d for d in dirs if (here / d).is_symlink()]:
+            warn(f"skipped {shown((here / name).relative_to(root).as_posix())}/: symbolic link (not followed)")
+            dirs.remove(name)
+        for name in sorted(files):
+            path = here / name
+            if name.startswith("."):
+                continue
+            if path.is_symlink():
+                warn(f"skipped {shown(path.relative_to(root).as_posix())}: symbolic link (not followed)")
+            elif not path.is_file():
+                warn(f"skipped {shown(path.relative_to(root).as_posix())}: not a regular file")
+            else:
+                yield path
 
 
-def load(file: SourceFile, warn: Warn) -> Document | None:
+def shown(source: str) -> str:
+    """A file name fit for one warning line: undecodable bytes and control characters escaped."""
+    text = os.fsencode(source).decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+
+
+def _is_utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def load(file: SourceFile, warn: Warn, max_bytes: int | None = None) -> Document | None:
     """Parse one scanned file; None (with a warning) when there is nothing to index."""
     try:
-        data = file.path.read_bytes()
-    except OSError as exc:
-        warn(f"skipped {file.source}: unreadable ({exc.strerror or exc})")
-        return None
-    if _looks_binary(data):
-        warn(f"skipped {file.source}: binary content")
+        data = read_regular(file.path, max_bytes)
+    except SkipFile as skip:
+        warn(f"skipped {shown(file.source)}: {skip}")
         return None
     raw = _decode(data)
+    if _looks_binary(data, raw):
+        warn(f"skipped {shown(file.source)}: binary content")
+        return None
     suffix = file.path.suffix.lower()
     if suffix in {".html", ".htm"}:
         title, date, text, body_start = _parse_html(raw)
@@ -97,8 +174,9 @@ def load(file: SourceFile, warn: Warn) -> Document | None:
         title, date, text, body_start = _parse_markdown(raw)
     else:
         title, date, text, body_start = None, *_split_date(raw)
+    text = _CONTROL.sub(" ", text)  # one for one: offsets still count the decoded characters
     if not text[body_start:].strip():
-        warn(f"skipped {file.source}: no text")
+        warn(f"skipped {shown(file.source)}: no text")
         return None
     return Document(
         source=file.source,
@@ -106,14 +184,16 @@ def load(file: SourceFile, warn: Warn) -> Document | None:
         date=date,
         text=text,
         body_start=body_start,
-        sha256=file.sha256,
+        sha256=hashlib.sha256(data).hexdigest(),  # of the bytes indexed, even if the file changed since scan
     )
 
 
-def _looks_binary(data: bytes) -> bool:
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 with a BOM is text
-        return False
-    return b"\x00" in data[:8192]
+def _looks_binary(data: bytes, text: str) -> bool:
+    if b"\x00" in data[:8192] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 has NULs
+        return True
+    head = text[:8192]
+    junk = head.count("\ufffd") + len(_CONTROL.findall(head))
+    return junk > BINARY_SHARE * len(head)
 
 
 def _decode(data: bytes) -> str:
@@ -136,7 +216,7 @@ def _parse_markdown(text: str) -> tuple[str | None, str | None, str, int]:
     if match:
         meta = _front_matter(text[: match.end()])
         title = _clean(meta.get("title"))
-        date = _clean(meta.get("date"))
+        date = _iso_date(meta.get("date"))
         body_start = match.end()
     if date is None:
         found, _, start = _split_date(text[body_start:])
@@ -144,7 +224,7 @@ def _parse_markdown(text: str) -> tuple[str | None, str | None, str, int]:
             date, body_start = found, body_start + start
     if title is None:
         heading = _MD_HEADING.search(text, body_start)
-        title = heading.group(1).strip() if heading else None
+        title = _clean(heading.group(1)) if heading else None
     return title, date, text, body_start
 
 
@@ -153,19 +233,20 @@ def _front_matter(block: str) -> dict:
     import yaml
 
     try:
-        return frontmatter.loads(block).metadata
+        meta = frontmatter.loads(block).metadata
     except (yaml.YAMLError, ValueError):
         return {}
+    return meta if isinstance(meta, dict) else {}
 
 
 def _parse_html(raw: str) -> tuple[str | None, str | None, str, int]:
     from selectolax.lexbor import LexborHTMLParser
 
-    tree = LexborHTMLParser(raw)
+    tree = LexborHTMLParser(_limit_nesting(raw))
     title_node = tree.css_first("title") or tree.css_first("h1")
     title = _clean(title_node.text(strip=True)) if title_node else None
     date_node = tree.css_first('meta[name="date"], meta[property="article:published_time"]')
-    date = _clean((date_node.attributes.get("content") or "")[:10]) if date_node else None
+    date = _iso_date(date_node.attributes.get("content")) if date_node else None
     tree.strip_tags(["script", "style", "noscript", "template", "head"])
     body = tree.body or tree.root
     text = body.text(separator="\n", strip=True) if body else ""
@@ -176,14 +257,41 @@ def _parse_html(raw: str) -> tuple[str | None, str | None, str, int]:
     return title, date, text, 0
 
 
+def _limit_nesting(raw: str) -> str:
+    """Drop tags nested deeper than MAX_HTML_DEPTH, keeping their text.
+
+    The depth count is approximate (it trusts end tags), which is all a cap needs.
+    """
+    depth = 0
+
+    def keep_shallow(tag: re.Match) -> str:
+        nonlocal depth
+        closing, name = tag.group(1), tag.group(2).lower()
+        if name in _FLAT_TAGS or tag.group(0).endswith("/>"):
+            return tag.group(0)
+        if closing:
+            depth = max(0, depth - 1)
+            return tag.group(0) if depth < MAX_HTML_DEPTH else " "
+        depth += 1
+        return tag.group(0) if depth <= MAX_HTML_DEPTH else " "
+
+    return _TAG.sub(keep_shallow, raw)
+
+
 def _clean(value: object) -> str | None:
-    if value is None:
+    """A plain scalar as one line of text (titles); lists, maps and YAML alias bombs are ignored."""
+    if not isinstance(value, (str, int, float, datetime.date)):
         return None
-    text = str(value).strip()
+    text = " ".join(_CONTROL.sub(" ", str(value)).split())[:MAX_TITLE_CHARS]
     return text or None
+
+
+def _iso_date(value: object) -> str | None:
+    text = str(value)[:10] if isinstance(value, (str, datetime.date)) else ""
+    return text if _ISO_DATE.fullmatch(text) else None
 
 
 def _title_from_name(path: Path) -> str:
     stem = re.sub(r"^\d{4}-\d{2}-\d{2}[-_ ]*", "", path.stem)
-    words = re.sub(r"[-_]+", " ", stem).strip()
-    return words[:1].upper() + words[1:] if words else path.name
+    words = " ".join(re.sub(r"[-_]+", " ", stem).split())[:MAX_TITLE_CHARS]
+    return words[:1].upper() + words[1:] if words else shown(path.name)

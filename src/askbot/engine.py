@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import sys
 import threading
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from . import builder
 from .answer import SELECT_FROM, Answer, select_answer
 from .builder import BuildReport
+from .buildlock import BuildLocked
 from .conversation import Conversation
 from .embedding import Embedder, ModelRef, load_embedder, resolve_model
 from .errors import IndexProblem, UsageError
@@ -28,6 +30,9 @@ from .search import hybrid_search
 from .settings import Settings
 
 Notify = Callable[[str], None]
+# Never part of a question: control characters, lone surrogates (the tokenizer rejects them) and
+# invisible format characters (bidi overrides would reorder the question when it is echoed).
+_UNPRINTABLE = {"Cc": " ", "Cs": " ", "Cf": ""}
 
 
 def _stderr(message: str) -> None:
@@ -71,7 +76,10 @@ class Engine:
             notify(engine.rebuild().summary())
         elif auto_build and is_stale(settings, engine._index):
             notify(f"documents in {settings.docs_dir} changed: updating the index")
-            notify(engine.rebuild().summary())
+            try:
+                notify(engine.rebuild().summary())
+            except BuildLocked as busy:  # another process is updating it; its result is picked up later
+                notify(f"{busy} (answering from the index as it is)")
         return engine
 
     # -- asking ------------------------------------------------------------------------------
@@ -106,7 +114,7 @@ class Engine:
         return answers
 
     def _check_question(self, question: str) -> str:
-        cleaned = " ".join(question.split())
+        cleaned = " ".join(_printable(question).split())
         if not cleaned:
             raise UsageError("the question is empty")
         limit = self.settings.max_question_chars
@@ -202,6 +210,12 @@ def _load_current(settings: Settings, model: ModelRef, check_model: bool = True)
         if built.get("name") != model.name or built.get("sha256") != model.sha256:
             raise IndexProblem(f"index was built with another model ({built.get('name')}): {REBUILD}")
     return load_index(build, manifest)
+
+
+def _printable(text: str) -> str:
+    if text.isprintable():
+        return text
+    return "".join(_UNPRINTABLE.get(unicodedata.category(c), c) for c in text)
 
 
 def _trim(answer: Answer, k: int) -> Answer:

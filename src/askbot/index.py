@@ -4,7 +4,12 @@ Layout of the index folder:
     CURRENT              name of the build folder in use (replaced atomically)
     build-<stamp>/       manifest.json, embeddings.npy, vectors.faiss, chunks.sqlite, bm25/
 A new build is written to a hidden temporary folder, fsynced, renamed into place, and only then
-does CURRENT point at it, so a failed or killed build leaves the previous index serving.
+does CURRENT point at it, so a failed or killed build leaves the previous index serving; what a
+killed build leaves behind is removed by the next one (see buildlock.py for one build at a time).
+
+Integrity: the manifest records the SHA-256 of every file in its build and a checksum of itself;
+loading verifies all of them before any file reaches FAISS or numpy, so a truncated or edited
+file is reported as damage instead of crashing the process or giving wrong answers.
 No pickle anywhere: JSON, .npy (allow_pickle=False), SQLite and FAISS's own format.
 """
 
@@ -13,9 +18,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
+import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,10 +33,17 @@ from .errors import IndexProblem
 from .lexical import LexicalIndex
 from .store import ChunkStore, StoredChunk, write_store
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 POINTER = "CURRENT"
 REBUILD = "run askbot index build"
+SEAL = "manifest_sha256"  # the manifest's checksum of itself (all other keys, canonical JSON)
+PAUSE_ENV = "ASKBOT_TEST_PAUSE_AT"  # test-only: pause at a named point of a build (to be killed)
+_BUILD_NAME = re.compile(r"build-[0-9A-Za-z-]+")
+
+
+def damaged(detail: str) -> IndexProblem:
+    return IndexProblem(f"index is damaged ({detail}): {REBUILD}")
 
 
 @dataclass
@@ -55,7 +70,7 @@ class Index:
         self.lexical = LexicalIndex.load(path / "bm25")
         self.store = ChunkStore(path / "chunks.sqlite")
         if self.vectors.ntotal != len(self.embeddings) or self.lexical.num_docs != len(self.embeddings):
-            raise IndexProblem(f"index is damaged: its parts disagree on the number of chunks: {REBUILD}")
+            raise damaged("its parts disagree on the number of chunks")
 
     @property
     def size(self) -> int:
@@ -74,28 +89,76 @@ def current_build(index_dir: Path) -> Path | None:
     except OSError as exc:
         raise IndexProblem(f"cannot read {index_dir / POINTER}: {exc.strerror}") from None
     path = index_dir / name
-    if not name or os.sep in name or not path.is_dir():
-        raise IndexProblem(f"index is damaged: {index_dir / POINTER} names no build folder: {REBUILD}")
+    if not _BUILD_NAME.fullmatch(name) or not path.is_dir():
+        raise damaged(f"{POINTER} names no build folder")
     return path
 
 
 def read_manifest(build: Path) -> dict:
+    """The build's manifest, once it has matched its own checksum."""
     try:
-        manifest = json.loads((build / MANIFEST).read_text(encoding="utf-8"))
+        manifest = json.loads((build / MANIFEST).read_bytes().decode("utf-8"))
     except (OSError, ValueError):
-        raise IndexProblem(f"index is damaged: {build / MANIFEST} is missing or unreadable: {REBUILD}") from None
-    if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
+        raise damaged(f"{build.name}/{MANIFEST} is missing or unreadable") from None
+    if not isinstance(manifest, dict):
+        raise damaged(f"{MANIFEST} is not a manifest")
+    seal = manifest.pop(SEAL, None)
+    if manifest.get("format_version") != FORMAT_VERSION:
         raise IndexProblem(f"index was built by another askbot version: {REBUILD}")
+    if seal != _manifest_digest(manifest):
+        raise damaged(f"{MANIFEST} does not match its checksum")
     return manifest
 
 
 def load_index(build: Path, manifest: dict) -> Index:
+    verify_files(build, manifest)
     try:
         return Index(build, manifest)
     except IndexProblem:
         raise
     except Exception:  # faiss, numpy and sqlite each raise their own kinds on a bad file
-        raise IndexProblem(f"index is damaged: cannot read {build.name}: {REBUILD}") from None
+        raise damaged(f"cannot read {build.name}") from None
+
+
+def verify_files(build: Path, manifest: dict) -> None:
+    """Every file of the build is present, expected and matches its SHA-256; checked before use."""
+    expected = manifest.get("files")
+    if not isinstance(expected, dict) or not expected:
+        raise damaged(f"{MANIFEST} lists no files")
+    present = _files(build) - {MANIFEST}
+    if missing := sorted(expected.keys() - present):
+        raise damaged(f"{missing[0]} is missing")
+    if unexpected := sorted(present - expected.keys()):
+        raise damaged(f"{unexpected[0]} does not belong to it")
+    actual = _checksums(build, sorted(expected))
+    if wrong := [name for name in sorted(expected) if actual[name] != expected[name]]:
+        raise damaged(f"{wrong[0]} does not match its checksum")
+
+
+def pause_point(name: str) -> None:
+    """Test hook: with ASKBOT_TEST_PAUSE_AT=name, say so on stderr and wait here to be killed."""
+    if os.environ.get(PAUSE_ENV) != name:
+        return
+    print(f"askbot: test pause at {name}", file=sys.stderr, flush=True)
+    time.sleep(600)
+    raise SystemExit(f"askbot: nobody ended the test pause at {name}")
+
+
+def remove_leftovers(index_dir: Path) -> None:
+    """Remove what killed builds left: temporary folders and builds CURRENT does not name.
+
+    Call only while holding the build lock, so no build in progress loses its folder.
+    """
+    if not index_dir.is_dir():
+        return
+    try:
+        serving = current_build(index_dir)
+    except IndexProblem:
+        serving = None
+    for path in index_dir.iterdir():
+        if path.name.startswith(".tmp-build-") or (serving and path.name.startswith("build-") and path != serving):
+            shutil.rmtree(path, ignore_errors=True)
+    (index_dir / f".{POINTER}.tmp").unlink(missing_ok=True)
 
 
 def write_index(index_dir: Path, plan: BuildPlan) -> Path:
@@ -112,37 +175,59 @@ def write_index(index_dir: Path, plan: BuildPlan) -> Path:
         vectors = faiss.IndexFlatIP(plan.embeddings.shape[1])
         vectors.add(plan.embeddings)
         faiss.write_index(vectors, str(tmp / "vectors.faiss"))
+        pause_point("writing")
         write_store(tmp / "chunks.sqlite", plan.documents, plan.chunks)
         LexicalIndex.build(plan.lexical_texts).save(tmp / "bm25")
-        manifest = dict(plan.manifest, files=_checksums(tmp))
-        _write_durably(tmp / MANIFEST, json.dumps(manifest, indent=1, ensure_ascii=False))
+        write_manifest(tmp, dict(plan.manifest, files=_checksums(tmp, sorted(_files(tmp)))))
         _fsync_tree(tmp)
         os.replace(tmp, final)
-        _write_durably(index_dir / POINTER, final.name + "\n")
+        _fsync_dir(index_dir)  # the new folder's name is durable before anything points at it
+        _write_durably(index_dir / POINTER, final.name + "\n", pause_at="swap")
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _remove_old_builds(index_dir, keep=final.name)
+    remove_leftovers(index_dir)
     return final
 
 
-def _checksums(folder: Path) -> dict[str, str]:
-    sums = {}
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-        sums[path.relative_to(folder).as_posix()] = h.hexdigest()
-    return sums
+def write_manifest(build: Path, manifest: dict) -> None:
+    """Write the manifest with its own checksum added, durably."""
+    body = {k: v for k, v in manifest.items() if k != SEAL}
+    sealed = {**body, SEAL: _manifest_digest(body)}
+    _write_durably(build / MANIFEST, json.dumps(sealed, indent=1, ensure_ascii=False))
 
 
-def _write_durably(path: Path, text: str) -> None:
+def _files(folder: Path) -> set[str]:
+    return {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+
+
+def _checksums(folder: Path, names: list[str]) -> dict[str, str]:
+    """SHA-256 of each named file; hashlib releases the GIL, so big files hash in parallel."""
+
+    def digest(name: str) -> str:
+        try:
+            with open(folder / name, "rb") as f:
+                return hashlib.file_digest(f, "sha256").hexdigest()
+        except OSError:
+            return "unreadable"
+
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        return dict(zip(names, pool.map(digest, names)))
+
+
+def _manifest_digest(manifest: dict) -> str:
+    canonical = json.dumps(manifest, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _write_durably(path: Path, text: str, pause_at: str = "") -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "w", encoding="utf-8") as f:
         f.write(text)
         f.flush()
         os.fsync(f.fileno())
+    if pause_at:
+        pause_point(pause_at)
     os.replace(tmp, path)
     _fsync_dir(path.parent)
 
@@ -162,9 +247,3 @@ def _fsync_dir(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _remove_old_builds(index_dir: Path, keep: str) -> None:
-    for path in index_dir.iterdir():
-        if path.is_dir() and path.name != keep and path.name.startswith(("build-", ".tmp-build-")):
-            shutil.rmtree(path, ignore_errors=True)

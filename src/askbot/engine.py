@@ -23,11 +23,11 @@ import numpy as np
 from . import builder, onnx_encoder
 from .answer import SELECT_FROM, Answer, select_answer
 from .builder import BuildReport
-from .buildlock import BuildLocked
+from .buildlock import BuildLocked, build_lock
 from .conversation import Conversation
 from .embedding import Embedder, ModelRef, load_embedder, model_name, resolve_model
 from .errors import IndexProblem, UsageError
-from .index import REBUILD, Index, current_build, load_index, read_manifest
+from .index import REBUILD, Index, current_build, load_index, read_manifest, remove_leftovers, verify_files
 from .lexical import tokenize
 from .search import hybrid_search
 from .settings import Settings
@@ -232,11 +232,8 @@ def build_index(settings: Settings, notify: Notify = _stderr) -> BuildReport:
     model = resolve_model(settings.model)
     files = builder.scan_docs(settings, notify)
     try:
-        build = current_build(settings.index_dir)
-        manifest = read_manifest(build) if build is not None else None
-        if manifest is not None and builder.up_to_date(settings, model, manifest, files):
-            kept = len(manifest["documents"])
-            return BuildReport(0, 0, 0, kept, manifest["chunks"], time.perf_counter() - started, False)
+        if (unchanged := _unchanged(settings, model, files, notify)) is not None:
+            return replace(unchanged, seconds=time.perf_counter() - started)
         previous = _load_current(settings, model, check_model=False)
     except IndexProblem as problem:
         notify(f"{problem}; rebuilding from scratch")
@@ -246,6 +243,21 @@ def build_index(settings: Settings, notify: Notify = _stderr) -> BuildReport:
     finally:
         if previous is not None:
             previous.close()
+
+
+def _unchanged(settings: Settings, model: ModelRef, files: list, notify: Notify) -> BuildReport | None:
+    """The no-change report, decided from the checked manifest and files without loading the
+    index (no FAISS, BM25 or model); None when something needs building."""
+    with build_lock(settings.index_dir, notify):
+        remove_leftovers(settings.index_dir)
+        build = current_build(settings.index_dir)
+        if build is None:
+            return None
+        manifest = read_manifest(build)
+        verify_files(build, manifest)
+        if not builder.up_to_date(settings, model, manifest, files):
+            return None
+        return BuildReport(0, 0, 0, len(manifest["documents"]), manifest["chunks"], 0.0, False)
 
 
 def is_stale(settings: Settings, index: Index) -> bool:

@@ -23,5 +23,13 @@ index: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# Speed figures of issue 5 against their floors (≈ 8 min; a first run also builds a 12.8k-chunk index).
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench.py
+
+# The approximate vector index at 1M synthetic text-like vectors (≈ 10 min the first time, ≈ 4 GB of RAM; keeps its data in data/bench).
+bench-scale: $(STAMP)
+	$(BIN)/python benchmarks/bench_scale.py
+
 clean:
 	rm -rf $(VENV) index/*.d index/current

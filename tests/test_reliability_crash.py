@@ -19,6 +19,7 @@ import pytest
 from askbot.buildlock import BuildLocked, build_lock
 from askbot.engine import Engine, build_index
 from askbot.index import PAUSE_ENV, POINTER
+from askbot.onnx_encoder import ENCODERS
 from askbot.settings import Settings
 from conftest import REPO, SEED_DOCS
 
@@ -52,7 +53,7 @@ def _wait_for_pause(build: subprocess.Popen, point: str) -> None:
 
 def _leftovers(index) -> set[str]:
     serving = (index / POINTER).read_text().strip()
-    return {p.name for p in index.iterdir()} - {POINTER, serving, "build.lock"}
+    return {p.name for p in index.iterdir()} - {POINTER, serving, "build.lock", ENCODERS}
 
 
 @pytest.fixture

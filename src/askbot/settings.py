@@ -103,6 +103,8 @@ class Settings:
     # Follow-ups: one conversation per thread (and per user elsewhere), per user, or none.
     discord_conversations: str = "thread"
     discord_conversation_minutes: float = 10.0  # a conversation is forgotten after this quiet time
+    # Past this many chunks the vector index is approximate (IVF), see vectors.py.
+    ann_threshold: int = 50_000
 
     @classmethod
     def from_env(cls, env_file: str | os.PathLike | None = ".env") -> "Settings":
@@ -134,6 +136,7 @@ class Settings:
             discord_channels=_ids("ASKBOT_DISCORD_CHANNELS"),
             discord_conversations=_choice("ASKBOT_DISCORD_CONVERSATIONS", d.discord_conversations, CONVERSATION_MODES),
             discord_conversation_minutes=_float("ASKBOT_DISCORD_CONVERSATION_MINUTES", d.discord_conversation_minutes),
+            ann_threshold=_int("ASKBOT_ANN_THRESHOLD", d.ann_threshold),
         )
 
     def __repr__(self) -> str:

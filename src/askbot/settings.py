@@ -81,7 +81,7 @@ class Settings:
     model: str = BUNDLED_MODEL
     top_k: int = 3
     # Chunking: token budget per chunk (model tokens) and sentences carried over between chunks.
-    chunk_tokens: int = 160
+    chunk_tokens: int = 200
     chunk_overlap_sentences: int = 1
     max_chunk_chars: int = 1000
     max_file_bytes: int = 20_000_000

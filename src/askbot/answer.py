@@ -3,15 +3,20 @@
 Every sentence of the best passages competes. Its evidence is how much of the question's
 information (IDF-weighted stemmed terms) it holds, plus its cosine with the question (sentence
 vectors are computed at build time, so this costs a dot product), plus a small bonus when it
-holds the kind of fact the question asks for (cues.py); its passage's retrieval score breaks
-near-ties. The neighbouring sentence of the same passage joins the answer when it carries
+holds the kind of fact the question asks for (cues.py). A sentence that does not name the
+question's subject itself ("the phone will ... be powered by") also earns 0.7 of the credit for
+question terms the sentence before it holds, its context. Its passage's retrieval score is added. The neighbouring sentence of the same paragraph joins the answer when it carries
 nearly as much evidence, or when the answer opens by pointing back at it ("It ...").
 
 Confidence is a logistic function of two signals, fitted on one half of squad-dev's articles
 (indexed) against the other half's questions (off-topic) and checked the other way round: the
-best sentence cosine among the candidates and the share of the question's information the
-answering passage holds. A term no document contains weighs heavily against it, which is what
-makes "What is the capital of France?" abstain on a corpus about phones.
+best sentence cosine among the candidates and the share of the question's terms the answering
+passage holds. The share is unweighted on purpose: IDF from a handful of chunks is noise (the
+topic of a one-article corpus gets no weight at all), and on squad-dev it cost under a point of
+abstention. "What is the capital of France?" on a corpus about phones has neither signal. A
+passage holding every term of a question of two or more terms is enough on its own: the small
+model's cosine is low for questions made of names ("Where was Pete Lau speaking?"), and on
+squad-dev 0.1% of the off-topic questions met every term in one passage.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-from .cues import answer_pattern, holds_new
+from .cues import answer_pattern, holds_new, names_and_numbers
 from .lexical import LexicalIndex, tokenize
 from .search import Hit
 from .store import StoredChunk
@@ -29,13 +34,15 @@ from .store import StoredChunk
 MAX_ANSWER_CHARS = 400
 SELECT_FROM = 5  # passages whose sentences compete for the answer
 SENTENCE_DENSE_WEIGHT = 2.0  # cosine against IDF coverage (both in 0..1) in a sentence's evidence
-CUE_WEIGHT = 0.2
+CUE_WEIGHT = 0.3
+CONTEXT_WEIGHT = 0.7  # credit for question terms only the sentence before holds (see above)
 PASSAGE_WEIGHT = 0.5
 NEIGHBOUR_SHARE = 0.8  # a neighbour with this share of the best sentence's evidence joins it
-# confidence = logistic(COSINE_SLOPE * best sentence cosine + COVERAGE_SLOPE * coverage + BIAS)
-COSINE_SLOPE = 17.6
-COVERAGE_SLOPE = 9.4
-BIAS = -12.2
+# confidence = logistic(COSINE_SLOPE * best sentence cosine + TERMS_SLOPE * share of terms + BIAS)
+COSINE_SLOPE = 18.0
+TERMS_SLOPE = 9.1
+BIAS = -12.9
+FULL_MATCH_CONFIDENCE = 0.6  # the least confidence when one passage holds every question term
 _POINTS_BACK = re.compile(
     r"(it|its|he|his|she|her|they|their|them|this|these|those|such|however|but|also|thus|therefore)\b",
     re.IGNORECASE,
@@ -97,8 +104,9 @@ def select_answer(
     candidates = _score_sentences(question, hits[:SELECT_FROM], chunks[:SELECT_FROM], weights)
     best = max(candidates, key=lambda s: s.score)
     chunk = chunks[best.passage_rank]
-    covered = _coverage(set(tokenize([f"{chunk.title}\n{chunk.text}"])[0]), weights)
-    confidence = _confidence(max(max(h.sentences) for h in hits[:SELECT_FROM]), covered)
+    found = set(tokenize([f"{chunk.title}\n{chunk.text}"])[0])
+    share = sum(t in found for t in weights) / len(weights) if weights else 0.0
+    confidence = _confidence(max(max(h.sentences) for h in hits[:SELECT_FROM]), share, len(weights))
     if best.passage_rank:  # put the passage holding the answer first
         passages.insert(0, passages.pop(best.passage_rank))
     if confidence < min_confidence:
@@ -117,8 +125,9 @@ def _coverage(tokens: set[str], weights: dict[str, float]) -> float:
     return sum(w for t, w in weights.items() if t in tokens) / total if total else 0.0
 
 
-def _confidence(cosine: float, coverage: float) -> float:
-    return 1.0 / (1.0 + math.exp(-(COSINE_SLOPE * cosine + COVERAGE_SLOPE * coverage + BIAS)))
+def _confidence(cosine: float, share: float, terms: int) -> float:
+    fitted = 1.0 / (1.0 + math.exp(-(COSINE_SLOPE * cosine + TERMS_SLOPE * share + BIAS)))
+    return max(fitted, FULL_MATCH_CONFIDENCE) if terms >= 2 and share == 1.0 else fitted
 
 
 def _score_sentences(
@@ -127,13 +136,17 @@ def _score_sentences(
     """Every sentence of the given passages with its evidence and score; a sentence two
     overlapping passages share counts in both (the better passage score wins the max)."""
     pattern = answer_pattern(question)
+    named = set(tokenize([names_and_numbers(question)])[0])
     scored = []
     for rank, (hit, chunk) in enumerate(zip(hits, chunks)):
         texts = [chunk.text[a - chunk.start : b - chunk.start] for a, b in chunk.sentences]
-        for i, (text, tokens, cosine) in enumerate(zip(texts, tokenize(texts), hit.sentences)):
-            evidence = _coverage(set(tokens), weights) + SENTENCE_DENSE_WEIGHT * cosine
-            evidence += CUE_WEIGHT * holds_new(text, pattern, question)
-            scored.append(_Sentence(rank, i, evidence, evidence + PASSAGE_WEIGHT * hit.score))
+        token_sets = [set(tokens) for tokens in tokenize(texts)]
+        for i, (text, tokens, cosine) in enumerate(zip(texts, token_sets, hit.sentences)):
+            own = _coverage(tokens, weights)
+            evidence = own + SENTENCE_DENSE_WEIGHT * cosine + CUE_WEIGHT * holds_new(text, pattern, question)
+            # Terms the sentence before supplies ("OnePlus 6" ... "the phone will be powered by")
+            context = _coverage(tokens | token_sets[i - 1], weights) - own if i and not named & tokens else 0.0
+            scored.append(_Sentence(rank, i, evidence, evidence + CONTEXT_WEIGHT * context + PASSAGE_WEIGHT * hit.score))
     return scored
 
 
@@ -150,14 +163,24 @@ def _answer_span(chunk: StoredChunk, best: _Sentence, siblings: Sequence[_Senten
 
 
 def _joining_neighbour(text: str, spans: list[tuple[int, int]], best: _Sentence, evidence: dict[int, float]) -> int | None:
-    previous = best.index - 1
-    if previous >= 0 and _POINTS_BACK.match(text, spans[best.index][0]):
+    """The sentence before or after the best one, in the same paragraph, that should join it."""
+    previous, following = best.index - 1, best.index + 1
+    same_paragraph = {
+        i for i in (previous, following) if i in evidence and "\n\n" not in _squeeze(text, spans, i, best.index)
+    }
+    if previous in same_paragraph and _POINTS_BACK.match(text, spans[best.index][0]):
         return previous
-    neighbours = [i for i in (previous, best.index + 1) if i in evidence]
+    neighbours = [i for i in (previous, following) if i in same_paragraph]
     if not neighbours:
         return None
     other = max(neighbours, key=evidence.__getitem__)
     return other if evidence[other] >= NEIGHBOUR_SHARE * best.evidence else None
+
+
+def _squeeze(text: str, spans: list[tuple[int, int]], i: int, j: int) -> str:
+    """The white space between sentences i and j (adjacent), without spaces and tabs."""
+    gap = text[spans[min(i, j)][1] : spans[max(i, j)][0]]
+    return gap.replace(" ", "").replace("\t", "").replace("\r", "")
 
 
 def _cut(text: str, start: int, end: int) -> tuple[int, int]:

@@ -26,6 +26,7 @@ _DATE = re.compile(
     r"October|November|December|century|centuries)\b"
 )
 _NAME = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][\w\-]+")  # a capitalised word, not opening the sentence
+_NAMED = re.compile(r"(?<!^)\b[A-Z][\w’'\-]*|\b\d[\w.,]*")  # names and numbers, past the first word
 
 
 def answer_pattern(question: str) -> re.Pattern | None:
@@ -46,3 +47,8 @@ def holds_new(sentence: str, pattern: re.Pattern | None, question: str) -> bool:
         return False
     q = question.lower()
     return any(m.group(0).lower() not in q for m in pattern.finditer(sentence))
+
+
+def names_and_numbers(question: str) -> str:
+    """The question's capitalised words and numbers ("OnePlus 6"): what a sentence can name itself."""
+    return " ".join(_NAMED.findall(question.strip()))

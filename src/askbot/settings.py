@@ -90,7 +90,7 @@ class Settings:
     # Dense-leaning on purpose: on news questions dense retrieval beats BM25.
     dense_weight: float = 0.7
     # Abstention (answer.py): answer only when the calibrated confidence reaches this.
-    min_confidence: float = 0.4
+    min_confidence: float = 0.3
     # Where askbot keeps what it records (Discord feedback).
     data_dir: Path = Path("data")
     # Discord (see discord_bot.py). The token is a secret: it never appears in repr or logs.

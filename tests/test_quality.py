@@ -1,7 +1,9 @@
 """Answer-quality floor (issue 4): a fixed slice of squad-dev, off-topic questions, the seed article.
 
-The floors sit a few points below what the slice measured when they were set (see
-tests/data/squad-slice/README.md); a change that loses more than that fails here.
+Measured on the slice when the floors were set (issue 4 work; main before it in brackets):
+hit@1 0.927 (0.860), recall@1 0.973 (0.920), recall@3 1.000 (1.000), answered 0.993 (0.973),
+off-topic abstained 0.950 (0.950). The floors sit 2-4 points below, above where main was, so a
+change that gives back the gain fails here.
 """
 
 from __future__ import annotations
@@ -40,16 +42,16 @@ def slice_report(slice_engine, slice_answers):
 
 
 def test_slice_answer_hit_at_1_floor(slice_report):
-    assert slice_report.answer_hit_at_1 >= 0.80
+    assert slice_report.answer_hit_at_1 >= 0.89
 
 
 def test_slice_passage_recall_floor(slice_report):
-    assert slice_report.recall_at_1 >= 0.85
-    assert slice_report.recall_at_3 >= 0.94
+    assert slice_report.recall_at_1 >= 0.94
+    assert slice_report.recall_at_3 >= 0.97
 
 
 def test_slice_answers_nearly_every_answerable_question(slice_report):
-    assert slice_report.answered_rate >= 0.95
+    assert slice_report.answered_rate >= 0.96
 
 
 def test_slice_declines_questions_about_another_article(slice_report):

@@ -21,6 +21,8 @@ def sentence(i: int, n: int = 10) -> str:
 def test_paragraphs_keep_their_sentences_apart():
     text = "One. Two.\n\nThree.\n  \nFour."
     assert [[text[a:b] for a, b in p] for p in split_paragraphs(text)] == [["One.", "Two."], ["Three."], ["Four."]]
+    crlf = text.replace("\n", "\r\n")
+    assert [[crlf[a:b] for a, b in p] for p in split_paragraphs(crlf)] == [["One.", "Two."], ["Three."], ["Four."]]
 
 
 def test_a_half_full_chunk_ends_at_the_paragraph_break():

@@ -26,6 +26,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
+from .chunking import PARAGRAPH_BREAK
 from .cues import answer_pattern, holds_new, names_and_numbers
 from .lexical import LexicalIndex, tokenize
 from .search import Hit
@@ -166,7 +167,9 @@ def _joining_neighbour(text: str, spans: list[tuple[int, int]], best: _Sentence,
     """The sentence before or after the best one, in the same paragraph, that should join it."""
     previous, following = best.index - 1, best.index + 1
     same_paragraph = {
-        i for i in (previous, following) if i in evidence and "\n\n" not in _squeeze(text, spans, i, best.index)
+        i
+        for i in (previous, following)
+        if i in evidence and not PARAGRAPH_BREAK.search(text, spans[min(i, best.index)][1], spans[max(i, best.index)][0])
     }
     if previous in same_paragraph and _POINTS_BACK.match(text, spans[best.index][0]):
         return previous
@@ -175,12 +178,6 @@ def _joining_neighbour(text: str, spans: list[tuple[int, int]], best: _Sentence,
         return None
     other = max(neighbours, key=evidence.__getitem__)
     return other if evidence[other] >= NEIGHBOUR_SHARE * best.evidence else None
-
-
-def _squeeze(text: str, spans: list[tuple[int, int]], i: int, j: int) -> str:
-    """The white space between sentences i and j (adjacent), without spaces and tabs."""
-    gap = text[spans[min(i, j)][1] : spans[max(i, j)][0]]
-    return gap.replace(" ", "").replace("\t", "").replace("\r", "")
 
 
 def _cut(text: str, start: int, end: int) -> tuple[int, int]:

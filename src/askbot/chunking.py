@@ -23,7 +23,7 @@ from .documents import Document
 Span = tuple[int, int]
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
-_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
+PARAGRAPH_BREAK = re.compile(r"\n[ \t\r]*\n\s*")  # a blank line, CRLF files too
 _SEGMENT_WINDOW = 10_000  # pysbd is quadratic-ish on huge runs; feed it bounded windows
 PARAGRAPH_FILL = 0.5  # a chunk this full (share of the token budget) ends at a paragraph break
 
@@ -68,7 +68,7 @@ def split_paragraphs(text: str, start: int = 0, end: int | None = None) -> list[
 
 def _paragraphs(text: str, start: int, end: int) -> list[Span]:
     spans, cursor = [], start
-    for match in _PARAGRAPH_BREAK.finditer(text, start, end):
+    for match in PARAGRAPH_BREAK.finditer(text, start, end):
         spans.append((cursor, match.start()))
         cursor = match.end()
     spans.append((cursor, end))

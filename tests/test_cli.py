@@ -172,7 +172,7 @@ def test_only_the_changed_document_is_embedded(docs_copy, tmp_path, monkeypatch)
     monkeypatch.setattr(embedding.Embedder, "encode", lambda self, texts, **kw: encoded.extend(texts) or real_encode(self, texts, **kw))
     (docs_copy / "b.txt").write_text("Beta is the second letter of the Greek alphabet.")
     build_index(settings, notify=lambda _: None)
-    assert encoded == ["B\nBeta is the second letter of the Greek alphabet."]
+    assert encoded == ["B\nBeta is the second letter of the Greek alphabet."] * 2  # the chunk, then its one sentence
 
 
 def test_ask_builds_a_missing_index_and_updates_a_stale_one(cli, docs_copy, tmp_path):

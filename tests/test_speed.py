@@ -169,7 +169,7 @@ def test_fast_tokenize_and_scores_equal_bm25s(seed_engine):
     chunks = seed_engine._index.store.get(list(range(seed_engine._index.size)))
     texts = [c.text for c in chunks] + QUESTIONS + ["naïve café — 東京 2018/19 e-mail (approx. 3.5%)", "", "The THE the"]
     reference = lexical._bm25s().tokenize(
-        texts, token_pattern=lexical.TOKEN_PATTERN, stopwords="en", stemmer=lexical._stemmer(), return_ids=False, show_progress=False
+        texts, token_pattern=lexical.TOKEN_PATTERN, stopwords=list(lexical.STOPWORDS), stemmer=lexical._stemmer(), return_ids=False, show_progress=False
     )
     assert lexical.tokenize(texts) == reference
     bm25 = seed_engine._index.lexical

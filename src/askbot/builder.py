@@ -96,8 +96,8 @@ def _build(
     loaded_sources = {d.source for d in loaded}
     kept = loaded_sources | {f.source for f in unchanged}
     skipped = {f.source: f.sha256 for f in files if f.source not in kept}
-    fresh_chunks, fresh_vectors, dim = _embed(loaded, params, get_embedder, previous)
-    plan = _assemble(previous, unchanged, loaded, fresh_chunks, fresh_vectors, dim)
+    fresh_chunks, fresh_vectors, fresh_sentences, dim = _embed(loaded, params, get_embedder, previous)
+    plan = _assemble(previous, unchanged, loaded, fresh_chunks, fresh_vectors, fresh_sentences, dim)
     encoder = onnx_encoder.ensure(settings.index_dir, model.sha256, lambda: get_embedder().network)
     plan.manifest.update(
         format_version=FORMAT_VERSION,
@@ -156,9 +156,10 @@ def _diff(files, manifest: dict | None, model: ModelRef, params: ChunkingParams)
 
 
 def _embed(loaded, params, get_embedder, previous):
+    """Chunk the loaded documents and embed each chunk and, separately, each of its sentences."""
     if not loaded:
         dim = previous.embeddings.shape[1]
-        return {}, np.zeros((0, dim), np.float32), dim
+        return {}, np.zeros((0, dim), np.float32), np.zeros((0, dim), np.float32), dim
     embedder = get_embedder()
     fresh_chunks: dict[str, list[StoredChunk]] = {}
     for doc in loaded:
@@ -166,9 +167,21 @@ def _embed(loaded, params, get_embedder, previous):
             StoredChunk(-1, doc.source, doc.title, doc.date, c.start, c.end, c.sentences, doc.text[c.start : c.end])
             for c in chunk_document(doc, params, embedder.count_tokens)
         ]
-    texts = [embedding_text(c.title, c.text) for cs in fresh_chunks.values() for c in cs]
+    chunks = [c for cs in fresh_chunks.values() for c in cs]
+    texts = [embedding_text(c.title, c.text) for c in chunks]
     pause_point("embedding")
-    return fresh_chunks, embedder.encode(texts, progress=None), embedder.dim
+    return fresh_chunks, embedder.encode(texts, progress=None), _embed_sentences(chunks, embedder), embedder.dim
+
+
+def _embed_sentences(chunks: list[StoredChunk], embedder: Embedder) -> np.ndarray:
+    """One vector per sentence of each chunk, in chunk order; a sentence shared by two
+    overlapping chunks is encoded once. Answer selection scores sentences with these, so
+    no sentence is encoded while a question waits."""
+    texts = [embedding_text(c.title, c.text[a - c.start : b - c.start]) for c in chunks for a, b in c.sentences]
+    unique = list(dict.fromkeys(texts))
+    vectors = embedder.encode(unique, progress=None)
+    row = {text: i for i, text in enumerate(unique)}
+    return vectors[[row[t] for t in texts]] if texts else np.zeros((0, embedder.dim), np.float32)
 
 
 def _params_record(params: ChunkingParams) -> dict:
@@ -183,36 +196,44 @@ def _reusable_documents(m: dict | None, model: ModelRef, params: ChunkingParams)
     return m["documents"] if same_chunking and same_model else {}
 
 
-def _assemble(previous, unchanged, loaded, fresh_chunks, fresh_vectors, dim) -> BuildPlan:
+def _assemble(previous, unchanged, loaded, fresh_chunks, fresh_vectors, fresh_sentences, dim) -> BuildPlan:
     """Order documents by source; copy unchanged ones from the previous build."""
-    entries: list[tuple[str, str, str | None, str, list[StoredChunk], np.ndarray]] = []
-    offset = 0
+    entries = []  # (source, title, date, sha256, chunks, chunk vectors, sentence vectors)
+    offset = sentence_offset = 0
     for doc in loaded:
         cs = fresh_chunks[doc.source]
-        entries.append((doc.source, doc.title, doc.date, doc.sha256, cs, fresh_vectors[offset : offset + len(cs)]))
+        n_sentences = sum(len(c.sentences) for c in cs)
+        vecs = fresh_vectors[offset : offset + len(cs)]
+        sentence_vecs = fresh_sentences[sentence_offset : sentence_offset + n_sentences]
+        entries.append((doc.source, doc.title, doc.date, doc.sha256, cs, vecs, sentence_vecs))
         offset += len(cs)
+        sentence_offset += n_sentences
     for f in unchanged:
         info = previous.manifest["documents"][f.source]
         first, count = info["chunks"]
         cs = previous.store.get(list(range(first, first + count)))
-        entries.append((f.source, info["title"], info["date"], f.sha256, cs, np.asarray(previous.embeddings[first : first + count])))
+        vecs = np.asarray(previous.embeddings[first : first + count])
+        entries.append((f.source, info["title"], info["date"], f.sha256, cs, vecs, previous.sentence_rows(first, first + count)))
     entries.sort(key=lambda e: e[0])
 
     chunks: list[StoredChunk] = []
-    vectors: list[np.ndarray] = []
     manifest_docs: dict[str, dict] = {}
-    for source, title, date, sha, cs, vecs in entries:
+    for source, title, date, sha, cs, *_ in entries:
         manifest_docs[source] = {"sha256": sha, "title": title, "date": date, "chunks": [len(chunks), len(cs)]}
         for c in cs:
             chunks.append(StoredChunk(len(chunks), source, title, date, c.start, c.end, c.sentences, c.text))
-        vectors.append(vecs)
     if not chunks:
         raise AskbotError("the documents produced no text to index")
-    embeddings = np.ascontiguousarray(np.concatenate(vectors), dtype=np.float32).reshape(-1, dim)
     return BuildPlan(
         manifest={"documents": manifest_docs},
         chunks=chunks,
         documents=[(s, t, d) for s, t, d, *_ in entries],
-        embeddings=embeddings,
+        embeddings=_stack([e[5] for e in entries], dim),
+        sentence_embeddings=_stack([e[6] for e in entries], dim),
+        sentence_offsets=np.concatenate([[0], np.cumsum([len(c.sentences) for c in chunks])]).astype(np.int64),
         lexical_texts=[embedding_text(c.title, c.text) for c in chunks],
     )
+
+
+def _stack(parts: list[np.ndarray], dim: int) -> np.ndarray:
+    return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32).reshape(-1, dim)

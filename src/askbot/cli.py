@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import click
@@ -103,8 +104,6 @@ def index_info(index: Path | None, as_json: bool) -> None:
     Example:
       askbot index info --json
     """
-    from dataclasses import asdict
-
     from .engine import Engine
 
     info = Engine.open(_settings(index=index), auto_build=False).info()
@@ -237,6 +236,45 @@ def feedback_export(data: Path | None, output: Path | None) -> None:
         return
     output.write_text("".join(lines), encoding="utf-8")
     click.echo(f"exported {len(lines)} answers to {output}", err=True)
+
+
+@cli.command("eval")
+@click.argument("questions", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@docs_option
+@click.option("--index", type=DIR, help="Evaluate (and update) this index instead of a fresh temporary one.")
+@click.option("--offtopic", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Questions the documents cannot answer (same format; answers not needed).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+@click.option("--misses", type=click.IntRange(0), default=0, help="Also list N missed questions.")
+@click.option("--tune", is_flag=True, help="Search the fusion weight and abstention threshold; print the best.")
+def eval_command(questions: Path, docs: Path | None, index: Path | None, offtopic: Path | None,
+                 as_json: bool, misses: int, tune: bool) -> None:
+    """Measure answers and passages against gold answers in QUESTIONS (JSON lines).
+
+    \b
+    Each line: {"id": "...", "question": "...", "answers": ["gold", ...]}
+    Without --index the documents are indexed into a temporary folder, so the
+    build time is measured and your index/ is left alone.
+    \b
+    Examples:
+      askbot eval questions.jsonl --docs eval/docs --misses 10
+      askbot eval questions.jsonl --docs eval/docs --offtopic other.jsonl --json
+      askbot eval questions.jsonl --docs eval/docs --offtopic other.jsonl --tune
+    """
+    from . import evaluation as ev
+
+    labelled = ev.load_questions(questions)
+    off = ev.load_questions(offtopic, labelled=False) if offtopic else []
+    notify = lambda message: click.echo(f"askbot: {message}", err=True)  # noqa: E731
+    with ev.evaluation_engine(_settings(docs, index), fresh=index is None, notify=notify) as (engine, build_s):
+        if tune:
+            trials = ev.tune(engine, labelled, off)
+            click.echo(json.dumps([asdict(t) for t in trials]) if as_json else ev.tune_table(trials))
+            return
+        outcomes = ev.run(engine, labelled, ev.terminal_progress("questions"))
+        off_answers = ev.ask_offtopic(engine, off, ev.terminal_progress("off-topic"))
+    report = ev.summarise(outcomes, off_answers, build_s, misses)
+    click.echo(json.dumps(report.to_dict(), ensure_ascii=False) if as_json else ev.report_table(report))
 
 
 def main() -> None:

@@ -105,9 +105,14 @@ class Engine:
         """A new conversation: its questions are read in the context of the ones before."""
         return Conversation(self)
 
-    def ask_many(self, questions: Sequence[str], k: int | None = None) -> list[Answer]:
-        """Answer several questions with one batched encode."""
-        k = k or self.settings.top_k
+    def ask_many(self, questions: Sequence[str], k: int | None = None, *, settings: Settings | None = None) -> list[Answer]:
+        """Answer several questions with one batched encode.
+
+        settings: answer with these query-time settings (fusion weight, threshold) instead of
+        the engine's own, on the same index; `askbot eval --tune` compares them this way.
+        """
+        settings = settings or self.settings
+        k = k or settings.top_k
         if k < 1:
             raise UsageError("k must be at least 1")
         cleaned = [self._check_question(q) for q in questions]
@@ -116,9 +121,9 @@ class Engine:
         answers = []
         for question, vector in zip(cleaned, vectors):
             tokens = tokenize([question])[0]
-            hits = hybrid_search(index, vector, tokens, max(k, SELECT_FROM), self.settings.dense_weight)
+            hits = hybrid_search(index, vector, tokens, max(k, SELECT_FROM), settings.dense_weight)
             chunks = index.store.get([h.chunk_id for h in hits])
-            answer = select_answer(question, tokens, hits, chunks, index.lexical, self.settings.min_confidence)
+            answer = select_answer(question, tokens, hits, chunks, index.lexical, settings.min_confidence)
             answers.append(_trim(answer, k))
         return answers
 

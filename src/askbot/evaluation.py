@@ -1,0 +1,341 @@
+"""Evaluation: how often the first answer holds the fact, measured through the engine facade.
+
+A questions file has one JSON object per line: `{"id", "question", "answers": [gold strings]}`
+(more keys are fine; the format of `askbot feedback export` and of SQuAD-style eval sets).
+
+    answer hit@1     a gold string (case- and whitespace-normalised) inside the answer text
+    recall@1/@3/@10  a gold string inside one of the first 1/3/10 passages
+    MRR              mean of 1/rank of the first passage holding a gold string (0 past 10)
+    answered         share of the labelled questions the engine answered
+    abstained        share of the off-topic questions it declined to answer
+
+`tune` searches the query-time settings (fusion weight, abstention threshold) on a labelled
+file plus off-topic questions and returns the best values; it never writes them anywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .answer import Answer
+from .errors import UsageError
+
+K = 10  # passages asked for per question
+TUNE_DENSE_WEIGHTS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+ANSWERED_FLOOR = 0.97  # the tuned threshold must keep answering at least this share
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    question: str
+    answers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one labelled question."""
+
+    question: Question
+    answered: bool
+    answer: str | None
+    confidence: float
+    rank: int | None  # 1-based rank of the first passage holding a gold string
+    hit: bool
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Miss:
+    question: str
+    gold: list[str]
+    answer: str | None  # None: abstained
+    gold_passage_rank: int | None
+
+
+@dataclass
+class Report:
+    questions: int
+    answer_hit_at_1: float
+    recall_at_1: float
+    recall_at_3: float
+    recall_at_10: float
+    mrr: float
+    answered_rate: float
+    mean_answer_chars: float
+    offtopic_questions: int
+    offtopic_abstention_rate: float | None
+    p50_seconds: float
+    p95_seconds: float
+    build_seconds: float | None  # None when an existing, up-to-date index was used
+    misses: list[Miss] = field(default_factory=list)
+    offtopic_answered: list[Miss] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# -- reading questions -------------------------------------------------------------------------
+
+
+def load_questions(path: Path, labelled: bool = True) -> list[Question]:
+    """Parse a questions file; one clear UsageError naming the line on bad input."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    questions = [_parse(line, path, n, labelled) for n, line in enumerate(lines, 1) if line.strip()]
+    if not questions:
+        raise UsageError(f"{path} holds no questions")
+    return questions
+
+
+def _parse(line: str, path: Path, n: int, labelled: bool) -> Question:
+    where = f"{path}:{n}"
+    try:
+        record = json.loads(line)
+    except ValueError:
+        raise UsageError(f"{where}: not a JSON object") from None
+    if not isinstance(record, dict) or not isinstance(record.get("question"), str) or not record["question"].strip():
+        raise UsageError(f'{where}: needs a non-empty "question" string')
+    answers = record.get("answers", [])
+    if not isinstance(answers, list) or not all(isinstance(a, str) for a in answers):
+        raise UsageError(f'{where}: "answers" must be a list of strings')
+    answers = [a for a in answers if a.strip()]
+    if labelled and not answers:
+        raise UsageError(f'{where}: needs at least one gold string in "answers"')
+    return Question(str(record.get("id", n)), record["question"], tuple(answers))
+
+
+# -- scoring -----------------------------------------------------------------------------------
+
+
+def normalise(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def holds(text: str | None, gold: Iterable[str]) -> bool:
+    if not text:
+        return False
+    haystack = normalise(text)
+    return any(normalise(g) in haystack for g in gold)
+
+
+def outcome(question: Question, answer: Answer, seconds: float) -> Outcome:
+    rank = next((i for i, p in enumerate(answer.passages[:K], 1) if holds(p.text, question.answers)), None)
+    hit = answer.answered and holds(answer.answer, question.answers)
+    return Outcome(question, answer.answered, answer.answer, answer.confidence, rank, hit, seconds)
+
+
+def summarise(
+    outcomes: Sequence[Outcome],
+    offtopic: Sequence[Answer] = (),
+    build_seconds: float | None = None,
+    misses: int = 0,
+) -> Report:
+    n = len(outcomes)
+    ranks = [o.rank for o in outcomes]
+    answers = [o.answer for o in outcomes if o.answered and o.answer]
+    seconds = np.array([o.seconds for o in outcomes]) if outcomes else np.zeros(1)
+    return Report(
+        questions=n,
+        answer_hit_at_1=_share(o.hit for o in outcomes),
+        recall_at_1=_share(r is not None and r <= 1 for r in ranks),
+        recall_at_3=_share(r is not None and r <= 3 for r in ranks),
+        recall_at_10=_share(r is not None for r in ranks),
+        mrr=float(np.mean([1.0 / r if r else 0.0 for r in ranks])) if n else 0.0,
+        answered_rate=_share(o.answered for o in outcomes),
+        mean_answer_chars=float(np.mean([len(a) for a in answers])) if answers else 0.0,
+        offtopic_questions=len(offtopic),
+        offtopic_abstention_rate=_share(not a.answered for a in offtopic) if offtopic else None,
+        p50_seconds=float(np.percentile(seconds, 50)),
+        p95_seconds=float(np.percentile(seconds, 95)),
+        build_seconds=build_seconds,
+        misses=_spread([_miss(o) for o in outcomes if not o.hit], misses),
+        offtopic_answered=_spread([Miss(a.question, [], a.answer, None) for a in offtopic if a.answered], misses),
+    )
+
+
+def _share(flags: Iterable[bool]) -> float:
+    values = list(flags)
+    return sum(values) / len(values) if values else 0.0
+
+
+def _miss(o: Outcome) -> Miss:
+    return Miss(o.question.question, list(o.question.answers), o.answer if o.answered else None, o.rank)
+
+
+def _spread(items: list[Miss], n: int) -> list[Miss]:
+    """n items spread evenly over the list (questions files are often grouped by topic)."""
+    if n <= 0 or not items:
+        return []
+    if n >= len(items):
+        return items
+    step = len(items) / n
+    return [items[int(i * step)] for i in range(n)]
+
+
+# -- running -----------------------------------------------------------------------------------
+
+Progress = Callable[[Sequence], Iterable]
+
+
+def no_progress(items: Sequence) -> Iterable:
+    return items
+
+
+def terminal_progress(label: str) -> Progress:
+    """A tqdm bar on stderr when it is a terminal; plain iteration otherwise."""
+
+    def wrap(items: Sequence) -> Iterable:
+        if not sys.stderr.isatty():
+            return items
+        from tqdm import tqdm
+
+        return tqdm(items, desc=label, unit="q", file=sys.stderr, leave=False)
+
+    return wrap
+
+
+def run(engine, questions: Sequence[Question], progress: Progress = no_progress) -> list[Outcome]:
+    """Ask each question on its own (so the seconds are what one user waits), k=10 passages."""
+    outcomes = []
+    for q in progress(questions):
+        started = time.perf_counter()
+        answer = engine.ask(q.question, K)
+        outcomes.append(outcome(q, answer, time.perf_counter() - started))
+    return outcomes
+
+
+def ask_offtopic(engine, questions: Sequence[Question], progress: Progress = no_progress) -> list[Answer]:
+    return [engine.ask(q.question, K) for q in progress(questions)]
+
+
+# -- tuning ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Trial:
+    dense_weight: float
+    min_confidence: float
+    answer_hit_at_1: float
+    recall_at_1: float
+    recall_at_3: float
+    answered_rate: float
+    offtopic_abstention_rate: float | None
+
+
+def tune(engine, questions: Sequence[Question], offtopic: Sequence[Question] = ()) -> list[Trial]:
+    """For each fusion weight, the abstention threshold that abstains most while answering at
+    least ANSWERED_FLOOR of the labelled questions; best trial first (by hit@1, then recall@1)."""
+    trials = []
+    for weight in TUNE_DENSE_WEIGHTS:
+        # Answer everything once; any threshold's outcome follows from the confidences.
+        settings = engine.settings.with_overrides(dense_weight=weight, min_confidence=0.0)
+        labelled = [outcome(q, a, 0.0) for q, a in zip(questions, engine.ask_many([q.question for q in questions], K, settings=settings))]
+        off = engine.ask_many([q.question for q in offtopic], K, settings=settings) if offtopic else []
+        threshold = _threshold([o.confidence for o in labelled])
+        kept = [o for o in labelled if o.confidence >= threshold]
+        trials.append(
+            Trial(
+                dense_weight=weight,
+                min_confidence=threshold,
+                answer_hit_at_1=_share(o.hit and o.confidence >= threshold for o in labelled),
+                recall_at_1=_share(o.rank == 1 for o in labelled),
+                recall_at_3=_share(o.rank is not None and o.rank <= 3 for o in labelled),
+                answered_rate=len(kept) / len(labelled),
+                offtopic_abstention_rate=_share(a.confidence < threshold for a in off) if off else None,
+            )
+        )
+    return sorted(trials, key=lambda t: (-t.answer_hit_at_1, -t.recall_at_1, abs(t.dense_weight - 0.5)))
+
+
+def _threshold(confidences: Sequence[float]) -> float:
+    """The highest cut (to 0.01) that still answers ANSWERED_FLOOR of the labelled questions."""
+    cut = float(np.quantile(np.asarray(confidences), 1.0 - ANSWERED_FLOOR, method="lower"))
+    return float(np.floor(cut * 100) / 100)
+
+
+# -- printing ----------------------------------------------------------------------------------
+
+
+def report_table(r: Report) -> str:
+    rows = [
+        ("questions", f"{r.questions:,}"),
+        ("answer hit@1", f"{r.answer_hit_at_1:.3f}"),
+        ("passage recall@1", f"{r.recall_at_1:.3f}"),
+        ("passage recall@3", f"{r.recall_at_3:.3f}"),
+        ("passage recall@10", f"{r.recall_at_10:.3f}"),
+        ("MRR@10", f"{r.mrr:.3f}"),
+        ("answered", f"{r.answered_rate:.3f}"),
+        ("mean answer chars", f"{r.mean_answer_chars:.0f}"),
+    ]
+    if r.offtopic_abstention_rate is not None:
+        rows.append((f"off-topic abstained ({r.offtopic_questions:,})", f"{r.offtopic_abstention_rate:.3f}"))
+    rows += [
+        ("p50 s/question", f"{r.p50_seconds:.4f}"),
+        ("p95 s/question", f"{r.p95_seconds:.4f}"),
+        ("index build s", "reused" if r.build_seconds is None else f"{r.build_seconds:.1f}"),
+    ]
+    width = max(len(name) for name, _ in rows)
+    lines = [f"{name:<{width}}  {value:>8}" for name, value in rows]
+    lines += _miss_lines("misses", r.misses) + _miss_lines("off-topic answered", r.offtopic_answered)
+    return "\n".join(lines)
+
+
+def _miss_lines(label: str, misses: Sequence[Miss]) -> list[str]:
+    if not misses:
+        return []
+    lines = ["", f"{label}:"]
+    for m in misses:
+        lines.append(f"- Q: {m.question.strip()}")
+        if m.gold:
+            where = f"passage {m.gold_passage_rank}" if m.gold_passage_rank else "not in top 10"
+            lines.append(f"  gold: {' | '.join(m.gold)}  ({where})")
+        lines.append(f"  answered: {m.answer if m.answer is not None else '(abstained)'}")
+    return lines
+
+
+def tune_table(trials: Sequence[Trial]) -> str:
+    head = f"{'dense_weight':>12} {'min_confidence':>14} {'hit@1':>6} {'R@1':>6} {'R@3':>6} {'answered':>8} {'off-topic abstained':>19}"
+    lines = [head]
+    for t in trials:
+        off = "-" if t.offtopic_abstention_rate is None else f"{t.offtopic_abstention_rate:.3f}"
+        lines.append(
+            f"{t.dense_weight:>12.2f} {t.min_confidence:>14.2f} {t.answer_hit_at_1:>6.3f} {t.recall_at_1:>6.3f} "
+            f"{t.recall_at_3:>6.3f} {t.answered_rate:>8.3f} {off:>19}"
+        )
+    best = trials[0]
+    lines += ["", f"best: ASKBOT_DENSE_WEIGHT={best.dense_weight:g} ASKBOT_MIN_CONFIDENCE={best.min_confidence:g} (not written anywhere)"]
+    return "\n".join(lines)
+
+
+# -- the engine to evaluate --------------------------------------------------------------------
+
+
+@contextmanager
+def evaluation_engine(settings, fresh: bool, notify: Callable[[str], None]) -> Iterator[tuple[object, float | None]]:
+    """An engine over settings.docs_dir and the seconds its index took to build.
+
+    fresh: build into a temporary folder that is removed afterwards (the user's index is not
+    touched and the build time is always measured); otherwise bring settings.index_dir up to date.
+    """
+    from .engine import Engine, build_index
+
+    with ExitStack() as stack:
+        if fresh:
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="askbot-eval-"))
+            settings = settings.with_overrides(index_dir=Path(folder))
+        built = build_index(settings, notify)
+        engine = Engine.open(settings, auto_build=False, notify=notify)
+        stack.callback(engine.close)
+        yield engine, (built.seconds if built.wrote else None)

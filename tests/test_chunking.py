@@ -1,0 +1,54 @@
+"""Chunking: sentence-aligned, budgeted, overlapping, and paragraph-aware."""
+
+from __future__ import annotations
+
+from askbot.chunking import ChunkingParams, chunk_document, split_paragraphs
+from askbot.documents import Document
+
+
+def words(texts):
+    return [len(t.split()) for t in texts]
+
+
+def document(text: str) -> Document:
+    return Document("a.txt", "A", None, text, 0, "0" * 64)
+
+
+def sentence(i: int, n: int = 10) -> str:
+    return f"Sentence {i} " + " ".join(f"w{i}x{j}" for j in range(n - 3)) + " end."
+
+
+def test_paragraphs_keep_their_sentences_apart():
+    text = "One. Two.\n\nThree.\n  \nFour."
+    assert [[text[a:b] for a, b in p] for p in split_paragraphs(text)] == [["One.", "Two."], ["Three."], ["Four."]]
+    crlf = text.replace("\n", "\r\n")
+    assert [[crlf[a:b] for a, b in p] for p in split_paragraphs(crlf)] == [["One.", "Two."], ["Three."], ["Four."]]
+
+
+def test_a_half_full_chunk_ends_at_the_paragraph_break():
+    first = " ".join(sentence(i) for i in range(3))  # 30 words: over half of the 50-word budget
+    second = " ".join(sentence(i) for i in range(3, 6))
+    doc = document(f"{first}\n\n{second}")
+    chunks = chunk_document(doc, ChunkingParams(max_tokens=50 + 4, max_chars=10_000, overlap_sentences=1), words)
+    texts = [doc.text[c.start : c.end] for c in chunks]
+    assert texts[0] == first
+    assert texts[1].startswith(sentence(2))  # the overlap sentence, then the new paragraph
+    assert texts[1].endswith(second)
+
+
+def test_short_paragraphs_share_a_chunk():
+    doc = document("\n\n".join(sentence(i) for i in range(4)))  # four 10-word paragraphs
+    chunks = chunk_document(doc, ChunkingParams(max_tokens=100, max_chars=10_000, overlap_sentences=1), words)
+    assert len(chunks) == 1
+    assert len(chunks[0].sentences) == 4
+
+
+def test_long_paragraph_splits_with_overlap_and_within_caps():
+    doc = document(" ".join(sentence(i) for i in range(12)))
+    params = ChunkingParams(max_tokens=34, max_chars=400, overlap_sentences=1)
+    chunks = chunk_document(doc, params, words)
+    assert len(chunks) > 3
+    for before, after in zip(chunks, chunks[1:]):
+        assert after.sentences[0] == before.sentences[-1]
+    assert all(c.end - c.start <= 400 for c in chunks)
+    assert all(sum(words([doc.text[a:b] for a, b in c.sentences])) <= 30 for c in chunks)

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 REPO = Path(__file__).resolve().parents[1]
 SEED_DOCS = REPO / "docs"
 SQUAD = REPO.parent / "shared" / "eval" / "squad-dev"
+SLICE = Path(__file__).parent / "data" / "squad-slice"  # 2 squad-dev articles, 150 questions
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -47,6 +48,27 @@ def seed_engine(seed_index):
     engine = Engine.open(Settings(docs_dir=SEED_DOCS, index_dir=seed_index), notify=lambda _: None)
     yield engine
     engine.close()
+
+
+@pytest.fixture(scope="session")
+def slice_engine(tmp_path_factory):
+    """(engine, build seconds) over the squad-dev slice, built once per session."""
+    from askbot import evaluation as ev
+    from askbot.settings import Settings
+
+    settings = Settings(docs_dir=SLICE / "docs", index_dir=tmp_path_factory.mktemp("slice-index"))
+    with ev.evaluation_engine(settings, fresh=False, notify=lambda _: None) as (engine, seconds):
+        yield engine, seconds
+
+
+@pytest.fixture(scope="session")
+def slice_answers(slice_engine):
+    """(questions, answers) of the slice, each question asked alone."""
+    from askbot import evaluation as ev
+
+    engine, _ = slice_engine
+    questions = ev.load_questions(SLICE / "questions.jsonl")
+    return questions, engine.ask_many([q.question for q in questions], ev.K)
 
 
 @pytest.fixture

@@ -8,28 +8,10 @@ change that gives back the gain fails here.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from askbot import evaluation as ev
-from askbot.settings import Settings
-
-SLICE = Path(__file__).parent / "data" / "squad-slice"
-
-
-@pytest.fixture(scope="module")
-def slice_engine(tmp_path_factory):
-    settings = Settings(docs_dir=SLICE / "docs", index_dir=tmp_path_factory.mktemp("slice-index"))
-    with ev.evaluation_engine(settings, fresh=False, notify=lambda _: None) as (engine, seconds):
-        yield engine, seconds
-
-
-@pytest.fixture(scope="module")
-def slice_answers(slice_engine):
-    engine, _ = slice_engine
-    questions = ev.load_questions(SLICE / "questions.jsonl")
-    return questions, engine.ask_many([q.question for q in questions], ev.K)
+from conftest import SLICE
 
 
 @pytest.fixture(scope="module")

@@ -93,6 +93,12 @@ REFERENCE_NOUNS: dict[str, Kind] = {
     **dict.fromkeys(("man", "woman", "person"), Kind.PERSON),
 }
 
+# "its CEO", "their founder": people and parts an organisation has, not a product
+ORGANISATION_ROLES = frozenset(
+    "ceo cfo cto coo founder founders chairman chairwoman president boss owner owners "
+    "headquarters employees staff executives shareholders".split()
+)
+
 _REFERENCE = re.compile(
     r"\b(?:(?P<pronoun>" + "|".join(PRONOUNS) + r")"
     r"|(?:the|that|this)\s+(?P<noun>" + "|".join(REFERENCE_NOUNS) + r")(?P<poss>['’]s)?)\b",
@@ -248,9 +254,16 @@ def _references(question: str) -> Iterable[Reference]:
             kinds, possessive = PRONOUNS[word]
             if word == "her":  # "her phone" is possessive, "ask her" is not
                 possessive = bool(re.match(r"\s+\w", question[m.end() :]))
+            if possessive and Kind.THING in kinds and _next_word(question, m.end()) in ORGANISATION_ROLES:
+                kinds = (Kind.ORG, *kinds)
         else:
             kinds, possessive = (REFERENCE_NOUNS[m.group("noun").lower()],), bool(m.group("poss"))
         yield Reference(m.start(), m.end(), m.group(), kinds, possessive)
+
+
+def _next_word(text: str, start: int) -> str:
+    found = re.match(r"\s+([\w-]+)", text[start:])
+    return found.group(1).lower() if found else ""
 
 
 # -- the turns of a conversation ---------------------------------------------------------------
@@ -276,10 +289,17 @@ def make_turn(answer: Answer, previous: Turn | None, referent: str | None = None
     found = entities(texts)
     things = [e for e in [referent, *asked] if e and kind_of(e) is not Kind.PERSON]
     focus = things[0] if things else previous.focus if previous else None
+    if previous and previous.focus and focus == _maker(previous.focus):
+        focus = previous.focus  # "Who is its CEO?" is about OnePlus, but the talk is still of OnePlus 6
     if focus is None:
         focus = next((e for e in found if kind_of(e) is not Kind.PERSON), None)
     ordered = ([focus] if focus else []) + asked + found
     return Turn(answer.question, query, answer, focus, tuple(dict.fromkeys(ordered)))
+
+
+def _maker(name: str) -> str | None:
+    """"OnePlus" for the product "OnePlus 6"."""
+    return name.split()[0] if kind_of(name) is Kind.PRODUCT and " " in name else None
 
 
 def resolve(kinds: Sequence[Kind], turns: Sequence[Turn]) -> str | None:
@@ -300,9 +320,9 @@ def _as_kind(name: str, kind: Kind, turn: Turn) -> str | None:
     if actual is kind:
         return name
     if kind is Kind.ORG and actual is Kind.PRODUCT:
-        head = name.split()[0]  # "the company" after "OnePlus 6": its maker, when named alone
-        if head in turn.candidates and kind_of(head) is Kind.ORG:
-            return head
+        maker = _maker(name)  # "the company" after "OnePlus 6": its maker, when named alone
+        if maker in turn.candidates and kind_of(maker) is Kind.ORG:
+            return maker
     return None
 
 

@@ -32,4 +32,5 @@ bench-scale: $(STAMP)
 	$(BIN)/python benchmarks/bench_scale.py
 
 clean:
-	rm -rf $(VENV) index/*.d index/current
+	rm -rf $(VENV) data/bench
+	find index -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +

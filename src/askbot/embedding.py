@@ -137,7 +137,8 @@ class Embedder:
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         if not texts:
             return []
-        encoded = self._model.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        # verbose=False: counting an over-long text is the point here, not an error to warn about
+        encoded = self._model.tokenizer(list(texts), add_special_tokens=False, verbose=False)["input_ids"]
         return [len(ids) for ids in encoded]
 
 

@@ -32,6 +32,7 @@ import numpy as np
 ENCODERS = "encoders"
 FILES = ("model.onnx", "model.data", "tokenizer.json")
 MIN_COSINE = 0.9999
+QUERY_THREADS = 2  # onnxruntime threads per encode (see OnnxEncoder)
 _META = "encoder.json"
 _VERIFIED = "verified.json"  # stat stamp of the last full hash check
 _PROBES = [
@@ -66,7 +67,7 @@ class EncoderRecord:
 
 
 class OnnxEncoder:
-    """Unit-length float32 sentence vectors from model.onnx: one thread, no torch."""
+    """Unit-length float32 sentence vectors from model.onnx, without torch."""
 
     def __init__(self, folder: Path):
         import onnxruntime as ort
@@ -79,9 +80,11 @@ class OnnxEncoder:
         self._tokenizer.enable_truncation(int(meta["max_tokens"]))
         self._tokenizer.enable_padding(pad_id=int(meta["pad_id"]), pad_token=meta["pad_token"])
         options = ort.SessionOptions()
-        # One thread per query: with two, a query waits whenever another process holds a core.
-        options.intra_op_num_threads = 1
+        # Two threads nearly halve a question's encode (5.0 -> 3.1 ms). Spinning is off: with
+        # another process holding a core, spinning workers made it 6.6 ms, blocking ones 4.0 ms.
+        options.intra_op_num_threads = min(QUERY_THREADS, os.cpu_count() or 1)
         options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
         self._session = ort.InferenceSession(str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"])
 

@@ -7,6 +7,7 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from askbot.index import write_manifest
@@ -172,7 +173,21 @@ def test_only_the_changed_document_is_embedded(docs_copy, tmp_path, monkeypatch)
     monkeypatch.setattr(embedding.Embedder, "encode", lambda self, texts, **kw: encoded.extend(texts) or real_encode(self, texts, **kw))
     (docs_copy / "b.txt").write_text("Beta is the second letter of the Greek alphabet.")
     build_index(settings, notify=lambda _: None)
-    assert encoded == ["B\nBeta is the second letter of the Greek alphabet."] * 2  # the chunk, then its one sentence
+    assert encoded == ["B\nBeta is the second letter of the Greek alphabet."]  # its one sentence; the chunk's vector is pooled
+
+
+def test_chunk_vectors_are_the_mean_of_their_sentence_vectors(seed_index):
+    from askbot.index import current_build, load_index, read_manifest
+
+    build = current_build(seed_index)
+    index = load_index(build, read_manifest(build))
+    try:
+        for chunk in range(index.size):
+            mean = index.sentence_rows(chunk, chunk + 1).mean(axis=0)
+            assert np.allclose(index.embeddings[chunk], mean / np.linalg.norm(mean), atol=1e-6)
+        assert index.size > 1 and len(index.sentence_embeddings) > index.size
+    finally:
+        index.close()
 
 
 def test_ask_builds_a_missing_index_and_updates_a_stale_one(cli, docs_copy, tmp_path):

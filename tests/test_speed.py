@@ -137,12 +137,30 @@ def test_ivf_recall_and_exact_scores_on_clustered_vectors(tmp_path):
     assert vectors.choose(4_999, ann_threshold=5_000).kind == "flat"
 
 
+def test_flat_index_scans_fp16_codes_and_returns_the_exact_top_k(tmp_path):
+    rng = np.random.default_rng(1)
+    data = rng.normal(size=(3_000, 64)).astype(np.float32)
+    data /= np.linalg.norm(data, axis=1, keepdims=True)
+    np.save(tmp_path / "embeddings.npy", data)
+    embeddings = np.load(tmp_path / "embeddings.npy", mmap_mode="r")
+    spec = vectors.choose(len(data), ann_threshold=5_000)
+    assert (spec.kind, spec.storage) == ("flat", "fp16")
+    vectors.write(vectors.build(embeddings, spec), tmp_path / vectors.FILE)
+    index = vectors.VectorIndex(tmp_path / vectors.FILE, spec, embeddings)
+    for q in data[:50] + rng.normal(0, 0.3, size=(50, 64)).astype(np.float32):
+        scores, ids = index.search(q[None], 10)
+        exact = data @ q
+        assert list(ids[0]) == list(np.argsort(-exact, kind="stable")[:10])
+        assert np.allclose(scores[0], exact[ids[0]], atol=1e-6)
+    assert index.ram_bytes() == 3_000 * 64 * 2
+
+
 def test_index_info_reports_encoder_vectors_and_sizes(cli, index_copy):
     result = cli("index", "info", "--index", str(index_copy), "--json")
     info = json.loads(result.stdout)
     assert info["query_encoder"].startswith("onnx")
     assert info["vector_index"].startswith("flat")
-    assert info["vector_ram_bytes"] == info["chunks"] * info["dimension"] * 4
+    assert info["vector_ram_bytes"] == info["chunks"] * info["dimension"] * 2  # fp16 codes
     assert info["encoder_size_bytes"] > 80_000_000
 
 

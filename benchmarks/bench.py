@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -287,6 +288,10 @@ def concurrency(table: Table) -> None:
             "≥ 3× at 50" if at_50 else "reported",
             float(speedup.rstrip("×")) >= 3 if at_50 else None,
         )
+    encoder = re.search(r"encoder alone, (\d+) questions: ([\d.]+) q/s one by one, ([\d.]+) q/s as one batch, ([\d.]+×)", done.stdout)
+    if encoder:
+        n, single, batch, ratio = encoder.groups()
+        table.add(f"4. the query encoder alone, {n} questions at once (q/s)", f"{batch} q/s as one batch", f"{single} q/s one by one", ratio, "what batching can save")
 
 
 def scale(table: Table) -> None:

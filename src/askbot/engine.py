@@ -127,6 +127,10 @@ class Engine:
             answers.append(_trim(answer, k))
         return answers
 
+    def encode(self, questions: Sequence[str]) -> np.ndarray:
+        """The questions' unit vectors, from the encoder `ask` uses (ONNX or sentence-transformers)."""
+        return self._query_encoder(self._index)([self._check_question(q) for q in questions])
+
     def _check_question(self, question: str) -> str:
         cleaned = " ".join(_printable(question).split())
         if not cleaned:

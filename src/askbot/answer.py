@@ -105,7 +105,7 @@ def select_answer(
     candidates = _score_sentences(question, hits[:SELECT_FROM], chunks[:SELECT_FROM], weights)
     best = max(candidates, key=lambda s: s.score)
     chunk = chunks[best.passage_rank]
-    found = set(tokenize([f"{chunk.title}\n{chunk.text}"])[0])
+    found = set(tokenize([chunk.title])[0]).union(*chunk.terms)
     share = sum(t in found for t in weights) / len(weights) if weights else 0.0
     confidence = _confidence(max(max(h.sentences) for h in hits[:SELECT_FROM]), share, len(weights))
     if best.passage_rank:  # put the passage holding the answer first
@@ -141,7 +141,7 @@ def _score_sentences(
     scored = []
     for rank, (hit, chunk) in enumerate(zip(hits, chunks)):
         texts = [chunk.text[a - chunk.start : b - chunk.start] for a, b in chunk.sentences]
-        token_sets = [set(tokens) for tokens in tokenize(texts)]
+        token_sets = [set(terms) for terms in chunk.terms]
         for i, (text, tokens, cosine) in enumerate(zip(texts, token_sets, hit.sentences)):
             own = _coverage(tokens, weights)
             evidence = own + SENTENCE_DENSE_WEIGHT * cosine + CUE_WEIGHT * holds_new(text, pattern, question)

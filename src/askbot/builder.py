@@ -16,10 +16,11 @@ import numpy as np
 from . import documents as docs_mod
 from . import onnx_encoder, vectors
 from .buildlock import build_lock
-from .chunking import ChunkingParams, chunk_document
+from .chunking import Chunk, ChunkingParams, chunk_document
 from .embedding import Embedder, ModelRef
 from .errors import AskbotError, UsageError
 from .index import FORMAT_VERSION, BuildPlan, Index, pause_point, remove_leftovers, write_index
+from .lexical import tokenize
 from .settings import Settings
 from .store import StoredChunk
 
@@ -49,7 +50,7 @@ def chunking_params(settings: Settings) -> ChunkingParams:
 
 
 def embedding_text(title: str, text: str) -> str:
-    """What the model and BM25 see for a chunk: the document title gives every chunk its subject."""
+    """What the model sees for a sentence and BM25 for a chunk: the document title gives each its subject."""
     return f"{title}\n{text}"
 
 
@@ -164,14 +165,18 @@ def _embed(loaded, params, get_embedder, previous):
     embedder = get_embedder()
     fresh_chunks: dict[str, list[StoredChunk]] = {}
     for doc in loaded:
-        fresh_chunks[doc.source] = [
-            StoredChunk(-1, doc.source, doc.title, doc.date, c.start, c.end, c.sentences, doc.text[c.start : c.end])
-            for c in chunk_document(doc, params, embedder.count_tokens)
-        ]
+        fresh_chunks[doc.source] = [_stored(doc, c) for c in chunk_document(doc, params, embedder.count_tokens)]
     chunks = [c for cs in fresh_chunks.values() for c in cs]
     pause_point("embedding")
     sentences = _embed_sentences(chunks, embedder)
     return fresh_chunks, _pool(sentences, [len(c.sentences) for c in chunks]), sentences, embedder.dim
+
+
+def _stored(doc: docs_mod.Document, chunk: Chunk) -> StoredChunk:
+    """A chunk as the store keeps it (its id is given when the index is assembled)."""
+    terms = tuple(map(tuple, tokenize([doc.text[a:b] for a, b in chunk.sentences])))
+    text = doc.text[chunk.start : chunk.end]
+    return StoredChunk(-1, doc.source, doc.title, doc.date, chunk.start, chunk.end, chunk.sentences, text, terms)
 
 
 def _embed_sentences(chunks: list[StoredChunk], embedder: Embedder) -> np.ndarray:
@@ -241,7 +246,7 @@ def _assemble(previous, unchanged, loaded, fresh_chunks, fresh_vectors, fresh_se
     for source, title, date, sha, cs, *_ in entries:
         manifest_docs[source] = {"sha256": sha, "title": title, "date": date, "chunks": [len(chunks), len(cs)]}
         for c in cs:
-            chunks.append(StoredChunk(len(chunks), source, title, date, c.start, c.end, c.sentences, c.text))
+            chunks.append(StoredChunk(len(chunks), source, title, date, c.start, c.end, c.sentences, c.text, c.terms))
     if not chunks:
         raise AskbotError("the documents produced no text to index")
     return BuildPlan(

@@ -35,7 +35,7 @@ from .errors import IndexProblem
 from .lexical import LexicalIndex
 from .store import ChunkStore, StoredChunk, write_store
 
-FORMAT_VERSION = 3  # 3: sentence vectors
+FORMAT_VERSION = 4  # 3: sentence vectors; 4: sentences' stemmed terms in the store
 MANIFEST = "manifest.json"
 POINTER = "CURRENT"
 REBUILD = "run askbot index build"

@@ -34,10 +34,10 @@ def hybrid_search(
 ) -> list[Hit]:
     query = query_vector.reshape(-1).astype(np.float32)
     pool = min(index.size, max(CANDIDATES, k))
-    _, dense_ids = index.vectors.search(query.reshape(1, -1), pool)
+    dense_ids = index.vectors.nearest(query, pool)
     bm25 = index.lexical.scores(query_tokens)
     lexical_ids = np.argpartition(-bm25, pool - 1)[:pool] if pool < len(bm25) else np.arange(len(bm25))
-    candidates = np.union1d(dense_ids[0][dense_ids[0] >= 0], lexical_ids[bm25[lexical_ids] > 0])
+    candidates = np.union1d(dense_ids[dense_ids >= 0], lexical_ids[bm25[lexical_ids] > 0])
     sentence_sims, firsts = _sentence_similarities(index, candidates, query)
     best_sentence = np.maximum.reduceat(sentence_sims, firsts) if len(candidates) else np.zeros(0, np.float32)
     dense = np.maximum(np.asarray(index.embeddings[candidates]) @ query, best_sentence)

@@ -122,6 +122,15 @@ class VectorIndex:
         _, shortlist = self._faiss.search(queries, max(k * RERANK_FACTOR, MIN_SHORTLIST))
         return _rescore(queries, shortlist, self._embeddings, k)
 
+    def nearest(self, query: np.ndarray, k: int) -> np.ndarray:
+        """Ids of about the k nearest vectors, for a caller that scores them itself (hybrid search
+        does): a flat scan's own top k, where fp16 rounding can only swap near-ties at the k-th
+        place, saving the re-scoring (0.25 ms at 10k chunks); IVF's re-scored shortlist."""
+        if self.spec.kind != "flat":
+            return self.search(query.reshape(1, -1), k)[1][0]
+        _one_thread()
+        return self._faiss.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k)[1][0]
+
     def ram_bytes(self) -> int:
         """Bytes the index holds in memory (codes, ids, centroids); exact vectors stay on disk."""
         if self.spec.kind == "flat":

@@ -103,7 +103,18 @@ def test_entities_skip_sentence_openers_and_roles_and_keep_numbers():
 
 @pytest.mark.parametrize(
     ("name", "kind"),
-    [("Pete Lau", Kind.PERSON), ("OnePlus 6", Kind.PRODUCT), ("Axon M", Kind.PRODUCT), ("ZTE", Kind.ORG), ("AT&T", Kind.ORG)],
+    [
+        ("Pete Lau", Kind.PERSON),
+        ("Nikola Tesla", Kind.PERSON),
+        ("OnePlus 6", Kind.PRODUCT),
+        ("Axon M", Kind.PRODUCT),
+        ("ZTE", Kind.ORG),
+        ("AT&T", Kind.ORG),
+        ("Westinghouse Electric", Kind.ORG),
+        ("Liberty Street", Kind.ORG),
+        ("United States", Kind.ORG),
+        ("New York", Kind.ORG),
+    ],
 )
 def test_entity_kinds_by_shape(name, kind):
     assert kind_of(name) is kind

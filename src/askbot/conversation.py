@@ -51,7 +51,7 @@ class Asker(Protocol):
 
 class Kind(Enum):
     PERSON = "person"
-    ORG = "organisation"
+    ORG = "organisation"  # or a place: not a person, and not a product
     PRODUCT = "product"
     THING = "thing"  # anything but a person
 
@@ -78,6 +78,17 @@ MONTHS_AND_DAYS = frozenset(
     "monday tuesday wednesday thursday friday saturday sunday".split()
 )
 ROLE_ACRONYMS = frozenset("CEO CFO CTO COO CMO CIO VP".split())  # capitalised, but not names
+# Last words that make two capitalised words a place or an organisation, not a person
+# ("Liberty Street", "Westinghouse Electric", "Austro-Hungarian Army").
+PLACE_AND_ORG_HEADS = frozenset(
+    """
+    street avenue road square bridge station tower building hall hotel museum church cathedral
+    park peak mountain mount creek river lake bay island springs falls valley city county state
+    university college school institute academy company corporation electric army navy party
+    council court bank society association union club states kingdom republic emirates
+    """.split()
+)
+PLACE_OPENERS = frozenset("new san los las santa saint st fort port north south east west great".split())  # "New York"
 
 PRONOUNS: dict[str, tuple[tuple[Kind, ...], bool]] = {  # word -> (kinds wanted, possessive)
     **{w: ((Kind.PERSON,), False) for w in ("he", "him", "himself", "she", "herself")},
@@ -187,6 +198,8 @@ def entities(texts: Iterable[str], trust_openers: bool = False) -> list[str]:
 
 def kind_of(name: str) -> Kind:
     words = name.split()
+    if words[-1].lower() in PLACE_AND_ORG_HEADS or (len(words) > 1 and words[0].lower().rstrip(".") in PLACE_OPENERS):
+        return Kind.ORG
     if 2 <= len(words) <= 3 and all(_PERSON_WORD.fullmatch(w) for w in words):
         return Kind.PERSON
     if len(words) > 1 or any(c.isdigit() for c in name):
@@ -455,19 +468,23 @@ class Conversation:
             self._turns.clear()
 
     def _answer(self, question: str, reading: Reading, turns: list[Turn], k: int | None) -> Answer:
-        """The first answered of (rewrite, question alone), in that order when the question
-        needs context and the other way round when it stands alone; never worse than alone."""
+        """The rewrite's answer when it is the better supported one, else the question's own.
+
+        A question that stands alone is searched alone, and rewritten only when that abstains.
+        One that seems to lean on the conversation ("it", "his", "Why?") is searched both ways
+        and the rewrite wins only on more confidence: "their" in "What tool do stratigraphers
+        use to see their data?" points inside the question, and the question alone says so.
+        """
         query = standalone_query(reading, turns) if turns else None
         if query is None:
             return self._engine.ask(question, k)
-        attempts = [lambda: self._rewritten(question, reading, query, k), lambda: self._engine.ask(question, k)]
         if not reading.needs_context:
-            attempts.reverse()
-        first = attempts[0]()
-        if first.answered:
-            return first
-        second = attempts[1]()
-        return second if second.answered else first
+            alone = self._engine.ask(question, k)
+            return alone if alone.answered else self._rewritten(question, reading, query, k)
+        rewritten, alone = self._rewritten(question, reading, query, k), self._engine.ask(question, k)
+        if rewritten.answered and (not alone.answered or rewritten.confidence >= alone.confidence):
+            return rewritten
+        return alone if alone.answered else rewritten
 
     def _rewritten(self, question: str, reading: Reading, query: str, k: int | None) -> Answer:
         answer = self._engine.ask(question, k, query=query)

@@ -4,7 +4,7 @@ Every sentence of the best passages competes. Its evidence is how much of the qu
 information (IDF-weighted stemmed terms) it holds, plus its cosine with the question (sentence
 vectors are computed at build time, so this costs a dot product), plus a small bonus when it
 holds the kind of fact the question asks for (cues.py). A sentence that does not name the
-question's subject itself ("the phone will ... be powered by") also earns 0.7 of the credit for
+question's subject itself ("the phone will ... be powered by") also earns 0.85 of the credit for
 question terms the sentence before it holds, its context. Its passage's retrieval score is added. The neighbouring sentence of the same paragraph joins the answer when it carries
 nearly as much evidence, or when the answer opens by pointing back at it ("It ...").
 
@@ -36,7 +36,7 @@ MAX_ANSWER_CHARS = 400
 SELECT_FROM = 5  # passages whose sentences compete for the answer
 SENTENCE_DENSE_WEIGHT = 2.0  # cosine against IDF coverage (both in 0..1) in a sentence's evidence
 CUE_WEIGHT = 0.3
-CONTEXT_WEIGHT = 0.7  # credit for question terms only the sentence before holds (see above)
+CONTEXT_WEIGHT = 0.85  # credit for question terms only the sentence before holds (see above)
 PASSAGE_WEIGHT = 0.5
 NEIGHBOUR_SHARE = 0.8  # a neighbour with this share of the best sentence's evidence joins it
 # confidence = logistic(COSINE_SLOPE * best sentence cosine + TERMS_SLOPE * share of terms + BIAS)

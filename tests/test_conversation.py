@@ -171,6 +171,31 @@ def test_follow_up_is_searched_as_a_standalone_query(seed_engine):
     assert chat.ask("How much will it cost?").query == "How much will OnePlus 6 cost?"  # still the phone
 
 
+def test_follow_ups_keep_to_the_conversation_when_other_documents_match_them_alone(docs_copy, tmp_path):
+    """Asked alone, "Where was he speaking?" and "And the price?" match this distractor well;
+    in the conversation they mean Pete Lau and the OnePlus 6, whose price the article never gives."""
+    from askbot.engine import Engine
+    from askbot.settings import Settings
+
+    (docs_copy / "polyglot.txt").write_text(
+        "He was a polyglot, speaking eight languages at the congress in Vienna.\n\n"
+        "The asking price for the old congress hall was 3 million euros.\n",
+        encoding="utf-8",
+    )
+    engine = Engine.open(Settings(docs_dir=docs_copy, index_dir=tmp_path / "index"), notify=lambda _: None)
+    try:
+        assert "Vienna" in engine.ask("Where was he speaking?").answer
+        assert "3 million" in engine.ask("And the price?").answer
+        chat = engine.conversation()
+        check(chat.ask("Who is the CEO of OnePlus?"), "Pete Lau")
+        check(chat.ask("Where was he speaking?"), "CES 2018")
+        chat.reset()
+        check(chat.ask("What chip powers the OnePlus 6?"), "Snapdragon 845")
+        check(chat.ask("And the price?"), None)
+    finally:
+        engine.close()
+
+
 def test_topic_switch_is_not_dragged_back(seed_engine):
     chat = seed_engine.conversation()
     chat.ask("What chip powers the OnePlus 6?")

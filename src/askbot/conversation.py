@@ -453,8 +453,9 @@ class Conversation:
         with self._lock:
             turns = list(reversed(self._turns))
             reading = read_question(question)
-            answer = self._answer(question, reading, turns, k)
-            self._turns.append(make_turn(answer, turns[0] if turns else None, _referent(reading, turns)))
+            referent = _referent(reading, turns)
+            answer = self._answer(question, reading, turns, referent, k)
+            self._turns.append(make_turn(answer, turns[0] if turns else None, referent))
             return answer
 
     def remember(self, answer: Answer) -> None:
@@ -467,13 +468,16 @@ class Conversation:
         with self._lock:
             self._turns.clear()
 
-    def _answer(self, question: str, reading: Reading, turns: list[Turn], k: int | None) -> Answer:
-        """The rewrite's answer when it is the better supported one, else the question's own.
+    def _answer(self, question: str, reading: Reading, turns: list[Turn], referent: str | None, k: int | None) -> Answer:
+        """The rewrite's answer or the question's own, whichever the conversation supports.
 
         A question that stands alone is searched alone, and rewritten only when that abstains.
-        One that seems to lean on the conversation ("it", "his", "Why?") is searched both ways
-        and the rewrite wins only on more confidence: "their" in "What tool do stratigraphers
-        use to see their data?" points inside the question, and the question alone says so.
+        An elliptical one ("Why?", "And the price?") is only searched rewritten; one whose
+        reference points at a name the last turn's question or answer said ("he" after "Pete
+        Lau") is searched rewritten first. A
+        reference that only a passage's name could fill is searched both ways, and the rewrite
+        wins only on equal or more confidence: "their" in "What tool do stratigraphers use to
+        see their data?" points inside the question, and the question alone says so.
         """
         query = standalone_query(reading, turns) if turns else None
         if query is None:
@@ -481,7 +485,10 @@ class Conversation:
         if not reading.needs_context:
             alone = self._engine.ask(question, k)
             return alone if alone.answered else self._rewritten(question, reading, query, k)
-        rewritten, alone = self._rewritten(question, reading, query, k), self._engine.ask(question, k)
+        rewritten = self._rewritten(question, reading, query, k)
+        if reading.elliptical or (rewritten.answered and _said(referent, turns[0])):
+            return rewritten  # "And the price?" alone would match any price in the documents
+        alone = self._engine.ask(question, k)
         if rewritten.answered and (not alone.answered or rewritten.confidence >= alone.confidence):
             return rewritten
         return alone if alone.answered else rewritten
@@ -491,6 +498,11 @@ class Conversation:
         if answer.answered and support(reading, answer) < MIN_SUPPORT:
             return _abstained(answer)  # only the context matched: the question itself is off-topic
         return answer
+
+
+def _said(name: str | None, turn: Turn) -> bool:
+    """Whether the turn's question, query or answer named `name` (not just its passage)."""
+    return bool(name) and any(name in text for text in (turn.question, turn.query, turn.answer.answer or ""))
 
 
 def _referent(reading: Reading, turns: Sequence[Turn]) -> str | None:

@@ -23,7 +23,7 @@ index: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-# Speed figures of issue 5 against their floors (≈ 8 min; a first run also builds a 12.8k-chunk index).
+# Speed figures of issue 5 against their floors (≈ 4 min; a first run also builds a 10k-chunk index, ≈ 6 min more).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py
 

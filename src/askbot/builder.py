@@ -194,8 +194,8 @@ def _pool(sentence_vectors: np.ndarray, counts: list[int]) -> np.ndarray:
     """Chunk vectors: the normalised mean of each chunk's run of sentence vectors.
 
     Encoding the chunks as well would double a build's model time for nothing measurable: on
-    squad-dev, answer hit@1 0.826 -> 0.826 and recall@1 0.908 -> 0.907 (a length-weighted mean
-    measured the same).
+    squad-dev, answer hit@1 0.8263 -> 0.8255 and recall@1 0.9078 -> 0.9065 (a length-weighted
+    mean measured the same).
     """
     if not counts:
         return np.zeros((0, sentence_vectors.shape[1]), np.float32)

@@ -17,8 +17,9 @@ words, so an off-topic turn ("What is the capital of France?", "Is it going to r
 abstains when the context alone would have matched something.
 
 Entities are capitalised spans ("OnePlus 6", "Pete Lau", "ZTE", "AT&T"), typed by their shape:
-two or three plain capitalised words are a person, a name with a number or a model letter is a
-product, a single name is an organisation. No tagger: spaCy's English models are not published
+two or three plain capitalised words are a person (unless they end like "Street" or "Electric",
+or open like "New"), a name with a number or a model letter is a product, a single name is an
+organisation. No tagger: spaCy's English models are not published
 on PyPI by their authors and nothing may download at run time, and shapes are enough for the
 references people make in a chat about documents.
 """
@@ -472,12 +473,12 @@ class Conversation:
         """The rewrite's answer or the question's own, whichever the conversation supports.
 
         A question that stands alone is searched alone, and rewritten only when that abstains.
-        An elliptical one ("Why?", "And the price?") is only searched rewritten; one whose
+        An elliptical one ("Why?", "And the price?") is only searched rewritten. One whose
         reference points at a name the last turn's question or answer said ("he" after "Pete
-        Lau") is searched rewritten first. A
-        reference that only a passage's name could fill is searched both ways, and the rewrite
-        wins only on equal or more confidence: "their" in "What tool do stratigraphers use to
-        see their data?" points inside the question, and the question alone says so.
+        Lau") is searched rewritten first. One whose reference only a passage's name could fill
+        is searched both ways, and the rewrite wins only on equal or more confidence: "their"
+        in "What tool do stratigraphers use to see their data?" points inside the question, and
+        the question alone says so.
         """
         query = standalone_query(reading, turns) if turns else None
         if query is None:

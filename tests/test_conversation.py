@@ -143,6 +143,7 @@ def test_which_questions_need_context(question, needs_context):
         ("When will it arrive?", "When will OnePlus 6 arrive?", "(taking 'it' as OnePlus 6)"),
         ("Who is its CEO?", "Who is OnePlus's CEO?", "(taking 'its' as OnePlus)"),
         ("Why?", "Why was ZTE fined?", "(read as “Why was ZTE fined?”)"),
+        ("How much was it?", "How much was ZTE fined?", "(read as “How much was ZTE fined?”)"),
         ("Why was ZTE fined?", None, None),
     ],
 )
@@ -194,6 +195,13 @@ def test_follow_ups_keep_to_the_conversation_when_other_documents_match_them_alo
         check(chat.ask("And the price?"), None)
     finally:
         engine.close()
+
+
+def test_an_off_topic_question_that_expansion_cannot_save_is_answered_as_asked(seed_engine):
+    chat = seed_engine.conversation()
+    chat.ask("Why was ZTE fined?")
+    answer = chat.ask("What is the capital of France?")
+    assert not answer.answered and answer.query is None  # no "(read as …)" above "The documents don't say."
 
 
 def test_topic_switch_is_not_dragged_back(seed_engine):

@@ -485,7 +485,10 @@ class Conversation:
             return self._engine.ask(question, k)
         if not reading.needs_context:
             alone = self._engine.ask(question, k)
-            return alone if alone.answered else self._rewritten(question, reading, query, k)
+            if alone.answered:
+                return alone
+            expanded = self._rewritten(question, reading, query, k)
+            return expanded if expanded.answered else alone
         rewritten = self._rewritten(question, reading, query, k)
         if reading.elliptical or (rewritten.answered and _said(referent, turns[0])):
             return rewritten  # "And the price?" alone would match any price in the documents

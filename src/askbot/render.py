@@ -29,7 +29,8 @@ def rewrite_note(answer: Answer) -> str | None:
     said, searched = _words(answer.question), _words(answer.query)
     matcher = SequenceMatcher(a=[w.lower() for w in said], b=[w.lower() for w in searched], autojunk=False)
     changes = [op for op in matcher.get_opcodes() if op[0] != "equal"]
-    if changes and all(tag == "replace" for tag, *_ in changes):
+    names = all(w[:1].isupper() or w[:1].isdigit() for _, _, _, j1, j2 in changes for w in searched[j1:j2])
+    if changes and names and all(tag == "replace" for tag, *_ in changes):  # a reference replaced by a name
         taken = [
             f"'{' '.join(said[i1:i2])}' as {_POSSESSIVE.sub('', ' '.join(searched[j1:j2]))}"
             for _, i1, i2, j1, j2 in changes

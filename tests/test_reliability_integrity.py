@@ -60,6 +60,27 @@ def test_every_damaged_index_file_is_refused_before_use(damage, seed_index, tmp_
             _load(build)
 
 
+def test_a_passed_check_is_remembered_until_a_file_is_written(seed_index, tmp_path, monkeypatch):
+    import os
+
+    from askbot import index as index_mod
+
+    build = _copy(seed_index, tmp_path / "index")
+    _load(build).close()  # the full check passes and is remembered
+    hashed: list[str] = []
+    real = index_mod._checksums
+    monkeypatch.setattr(index_mod, "_checksums", lambda folder, names: hashed.extend(names) or real(folder, names))
+    _load(build).close()
+    assert hashed == []  # unchanged files: not hashed again
+    target = build / "embeddings.npy"
+    before = target.stat()
+    _flip(target)
+    os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))  # same size and mtime: only ctime tells
+    with pytest.raises(IndexProblem, match=DAMAGED):
+        _load(build)
+    assert "embeddings.npy" in hashed
+
+
 def test_edited_manifest_missing_file_and_bad_pointer_are_refused(seed_index, tmp_path):
     build = _copy(seed_index, tmp_path / "edited")
     manifest = json.loads((build / MANIFEST).read_text())

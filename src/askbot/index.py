@@ -10,7 +10,9 @@ killed build leaves behind is removed by the next one (see buildlock.py for one 
 
 Integrity: the manifest records the SHA-256 of every file in its build and a checksum of itself;
 loading verifies all of them before any file reaches FAISS or numpy, so a truncated or edited
-file is reported as damage instead of crashing the process or giving wrong answers.
+file is reported as damage instead of crashing the process or giving wrong answers. A passed
+check is remembered by the files' stat (stamps.py), so unchanged files are not re-hashed on
+every cold start.
 No pickle anywhere: JSON, .npy (allow_pickle=False), SQLite and FAISS's own format.
 """
 
@@ -30,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import stamps
 from . import vectors as vectors_mod
 from .errors import IndexProblem
 from .lexical import LexicalIndex
@@ -144,9 +147,21 @@ def verify_files(build: Path, manifest: dict) -> None:
         raise damaged(f"{missing[0]} is missing")
     if unexpected := sorted(present - expected.keys()):
         raise damaged(f"{unexpected[0]} does not belong to it")
-    actual = _checksums(build, sorted(expected))
-    if wrong := [name for name in sorted(expected) if actual[name] != expected[name]]:
+    names = sorted(expected)
+    record, key = _verified_record(build), _manifest_digest(expected)
+    current = stamps.stamp(build / name for name in names)
+    if stamps.remembered(record, key, current):
+        return
+    actual = _checksums(build, names)
+    if wrong := [name for name in names if actual[name] != expected[name]]:
         raise damaged(f"{wrong[0]} does not match its checksum")
+    stamps.remember(record, key, current)
+
+
+def _verified_record(build: Path) -> Path:
+    """Where the last full check of a build is remembered: beside it, so the build folder holds
+    exactly the files its manifest lists."""
+    return build.parent / f".verified-{build.name}.json"
 
 
 def pause_point(name: str) -> None:
@@ -172,6 +187,8 @@ def remove_leftovers(index_dir: Path) -> None:
     for path in index_dir.iterdir():
         if path.name.startswith(".tmp-build-") or (serving and path.name.startswith("build-") and path != serving):
             shutil.rmtree(path, ignore_errors=True)
+        elif path.name.startswith(".verified-build-") and serving and path != _verified_record(serving):
+            path.unlink(missing_ok=True)
     (index_dir / f".{POINTER}.tmp").unlink(missing_ok=True)
 
 

@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from . import stamps
+
 ENCODERS = "encoders"
 FILES = ("model.onnx", "model.data", "tokenizer.json")
 MIN_COSINE = 0.9999
@@ -146,34 +148,20 @@ def folder_bytes(index_dir: Path, record: EncoderRecord) -> int:
 def verified(folder: Path, sha256: str) -> bool:
     """True when the encoder's files have the recorded digest (re-hashed only when a stat changed)."""
     try:
-        stamp = _stat_stamp(folder)
-        if _read_json(folder / _VERIFIED) == {"sha256": sha256, "stat": stamp}:
+        current = stamps.stamp(folder / name for name in FILES)
+        if stamps.remembered(folder / _VERIFIED, sha256, current):
             return True
         if digest(folder) != sha256:
             return False
     except OSError:
         return False
-    _remember(folder, sha256, stamp)
+    stamps.remember(folder / _VERIFIED, sha256, current)
     return True
 
 
 def digest(folder: Path) -> str:
     """SHA-256 over the SHA-256 of each file that shapes the vectors."""
     return hashlib.sha256("".join(f"{name}:{file_sha256(folder / name)}\n" for name in FILES).encode()).hexdigest()
-
-
-def _stat_stamp(folder: Path) -> list[list[int]]:
-    stats = [(folder / name).stat() for name in FILES]
-    return [[st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns] for st in stats]
-
-
-def _remember(folder: Path, sha256: str, stamp: list[int]) -> None:
-    try:  # a read-only index folder just means hashing again next time
-        tmp = folder / f".{_VERIFIED}.{os.getpid()}"
-        tmp.write_text(json.dumps({"sha256": sha256, "stat": stamp}), encoding="utf-8")
-        os.replace(tmp, folder / _VERIFIED)
-    except OSError:
-        pass
 
 
 def _read_json(path: Path) -> object:
@@ -275,7 +263,7 @@ def _export(model, model_sha256: str, folder: Path, relative: str) -> EncoderRec
             raise ValueError(f"ONNX vectors drift from sentence-transformers (cosine {cosine:.6f})")
         meta.update(onnx_sha256=digest(tmp), cosine=round(cosine, 7))
         (tmp / _META).write_text(json.dumps(meta), encoding="utf-8")
-    _remember(folder, meta["onnx_sha256"], _stat_stamp(folder))
+    stamps.remember(folder / _VERIFIED, meta["onnx_sha256"], stamps.stamp(folder / name for name in FILES))
     return EncoderRecord("onnx", relative, meta["onnx_sha256"], meta["cosine"])
 
 

@@ -63,8 +63,9 @@ def test_every_damaged_index_file_is_refused_before_use(damage, seed_index, tmp_
 def test_a_passed_check_is_remembered_until_a_file_is_written(seed_index, tmp_path, monkeypatch):
     import os
 
-    from askbot import index as index_mod
+    from askbot import index as index_mod, stamps
 
+    monkeypatch.setattr(stamps, "RACY_NS", 0)  # the copy was just written: trust it at once
     build = _copy(seed_index, tmp_path / "index")
     _load(build).close()  # the full check passes and is remembered
     hashed: list[str] = []
@@ -79,6 +80,17 @@ def test_a_passed_check_is_remembered_until_a_file_is_written(seed_index, tmp_pa
     with pytest.raises(IndexProblem, match=DAMAGED):
         _load(build)
     assert "embeddings.npy" in hashed
+
+
+def test_records_of_builds_no_longer_served_are_removed(seed_index, tmp_path):
+    from askbot.index import remove_leftovers
+
+    build = _copy(seed_index, tmp_path / "index")
+    old, kept = tmp_path / "index" / ".verified-build-20000101T000000-00000000.json", tmp_path / "index" / f".verified-{build.name}.json"
+    old.write_text("{}")
+    kept.write_text("{}")
+    remove_leftovers(tmp_path / "index")
+    assert not old.exists() and kept.exists()
 
 
 def test_edited_manifest_missing_file_and_bad_pointer_are_refused(seed_index, tmp_path):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -52,6 +53,13 @@ def chunking_params(settings: Settings) -> ChunkingParams:
 def embedding_text(title: str, text: str) -> str:
     """What the model sees for a sentence and BM25 for a chunk: the document title gives each its subject."""
     return f"{title}\n{text}"
+
+
+def doc_paths(settings: Settings) -> list[Path]:
+    """The files a scan would consider, listed without reading them (none if the folder is gone)."""
+    if not settings.docs_dir.is_dir():
+        return []
+    return sorted(docs_mod.walk(settings.docs_dir.resolve(), lambda _: None))
 
 
 def scan_docs(settings: Settings, warn: Notify) -> list[docs_mod.SourceFile]:

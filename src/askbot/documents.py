@@ -71,7 +71,7 @@ def scan(docs_dir: Path, max_bytes: int, warn: Warn) -> list[SourceFile]:
     """Every supported file under docs_dir (recursively, symlinks not followed), hashed."""
     found: list[SourceFile] = []
     root = docs_dir.resolve()
-    for path in sorted(_walk(root, warn)):
+    for path in sorted(walk(root, warn)):
         source = path.relative_to(root).as_posix()
         if path.suffix.lower() not in SUPPORTED_SUFFIXES:
             warn(f"skipped {shown(source)}: unsupported file type")
@@ -117,7 +117,7 @@ def read_regular(path: Path, max_bytes: int | None = None) -> bytes:
     return b"".join(blocks)
 
 
-def _walk(root: Path, warn: Warn) -> Iterator[Path]:
+def walk(root: Path, warn: Warn) -> Iterator[Path]:
     """Regular files under root; hidden entries are ignored, links and special files reported."""
 
     def unreadable(error: OSError) -> None:

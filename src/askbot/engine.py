@@ -11,6 +11,7 @@ questions keep being answered from the old index until the new one is ready.
 
 from __future__ import annotations
 
+import hashlib
 import sys
 import threading
 import time
@@ -20,7 +21,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from . import builder, onnx_encoder
+from . import builder, onnx_encoder, stamps
 from .answer import SELECT_FROM, Answer, select_answer
 from .builder import BuildReport
 from .buildlock import BuildLocked, build_lock
@@ -270,11 +271,28 @@ def _unchanged(settings: Settings, model: ModelRef, files: list, notify: Notify)
 
 
 def is_stale(settings: Settings, index: Index) -> bool:
-    """True when the docs folder no longer matches what the index was built from."""
+    """True when the docs folder no longer matches what the index was built from.
+
+    Every cold `ask` asks this; an answer of "no" is remembered by the files' stat (stamps.py),
+    so an unchanged folder is listed, not read and hashed again.
+    """
+    paths = builder.doc_paths(settings)
+    record = settings.index_dir / ".verified-docs.json"
+    listed = "\n".join([index.path.name, str(settings.docs_dir.resolve()), *map(str, paths)])
+    key = hashlib.sha256(listed.encode("utf-8", "surrogateescape")).hexdigest()
+    try:
+        current = stamps.stamp(paths)
+    except OSError:  # a file vanished while listing: the full scan decides
+        current = None
+    if current is not None and stamps.remembered(record, key, current):
+        return False
     files = builder.scan_docs(settings, lambda _: None)
     indexed = {s: d["sha256"] for s, d in index.manifest["documents"].items()}
     indexed.update(index.manifest.get("skipped", {}))
-    return {f.source: f.sha256 for f in files} != indexed
+    stale = {f.source: f.sha256 for f in files} != indexed
+    if not stale and current is not None:
+        stamps.remember(record, key, current)
+    return stale
 
 
 def _load_current(settings: Settings, model: ModelRef | None, check_model: bool = True) -> Index | None:

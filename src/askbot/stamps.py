@@ -6,16 +6,21 @@ ctime); the next check re-hashes only when one of them changed. Any write change
 mtime is put back, and a copied file has a new inode, so an edited, replaced or truncated file is
 always hashed again. What a stamp cannot see is a disk flipping bits under an unchanged file:
 that is the filesystem's job.
+
+A file changed within RACY_NS of the check is not remembered: timestamps are coarse (a few ms),
+so an edit right after the check could keep the stamp it was checked with ("racy git").
 """
 
 from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
 Stamp = list[list[int]]
+RACY_NS = 2_000_000_000
 
 
 def stamp(paths: Iterable[Path]) -> Stamp:
@@ -33,6 +38,8 @@ def remembered(record: Path, key: str, current: Stamp) -> bool:
 
 def remember(record: Path, key: str, current: Stamp) -> None:
     """Write the record atomically; a read-only folder just means hashing again next time."""
+    if any(time.time_ns() - ctime < RACY_NS for *_, ctime in current):
+        return
     try:
         tmp = record.with_name(f".{record.name}.{os.getpid()}")
         tmp.write_text(json.dumps({"key": key, "stat": current}), encoding="utf-8")

@@ -8,7 +8,6 @@ Nothing here ever reaches the network.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 import threading
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import stamps
 from .errors import AskbotError, UsageError
 from .settings import BUNDLED_MODEL
 
@@ -73,14 +73,10 @@ def resolve_model(spec: str) -> ModelRef:
 
 
 def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
     try:
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
+        return stamps.file_sha256(path)
     except OSError as exc:
         raise AskbotError(f"cannot read model file {path}: {exc.strerror or exc}") from None
-    return h.hexdigest()
 
 
 class Embedder:

@@ -236,8 +236,7 @@ def _checksums(folder: Path, names: list[str]) -> dict[str, str]:
 
     def digest(name: str) -> str:
         try:
-            with open(folder / name, "rb") as f:
-                return hashlib.file_digest(f, "sha256").hexdigest()
+            return stamps.file_sha256(folder / name)
         except OSError:
             return "unreadable"
 

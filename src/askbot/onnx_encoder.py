@@ -161,7 +161,7 @@ def verified(folder: Path, sha256: str) -> bool:
 
 def digest(folder: Path) -> str:
     """SHA-256 over the SHA-256 of each file that shapes the vectors."""
-    return hashlib.sha256("".join(f"{name}:{file_sha256(folder / name)}\n" for name in FILES).encode()).hexdigest()
+    return hashlib.sha256("".join(f"{name}:{stamps.file_sha256(folder / name)}\n" for name in FILES).encode()).hexdigest()
 
 
 def _read_json(path: Path) -> object:
@@ -169,14 +169,6 @@ def _read_json(path: Path) -> object:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 # -- exporting ---------------------------------------------------------------------------------

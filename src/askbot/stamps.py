@@ -13,6 +13,7 @@ so an edit right after the check could keep the stamp it was checked with ("racy
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -21,6 +22,12 @@ from pathlib import Path
 
 Stamp = list[list[int]]
 RACY_NS = 2_000_000_000
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes (OSError if it cannot be read)."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def stamp(paths: Iterable[Path]) -> Stamp:

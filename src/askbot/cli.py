@@ -14,10 +14,12 @@ from .errors import AskbotError, UsageError
 DIR = click.Path(file_okay=False, path_type=Path)
 
 
-def _settings(docs: Path | None = None, index: Path | None = None, **more):
-    from .settings import Settings
+def _settings(docs: Path | None = None, index: Path | None = None, collection: str | None = None, **more):
+    """The settings of one collection: the environment, then the options given."""
+    from .settings import DEFAULT_COLLECTION, Settings
 
-    return Settings.from_env().with_overrides(docs_dir=docs, index_dir=index, **more)
+    deployment = Settings.from_env().with_overrides(index_dir=index, **more)
+    return deployment.for_collection(collection or DEFAULT_COLLECTION).with_overrides(docs_dir=docs)
 
 
 def docs_option(f):
@@ -26,6 +28,16 @@ def docs_option(f):
 
 def index_option(f):
     return click.option("--index", type=DIR, help="Index folder [env ASKBOT_INDEX_DIR; default index]")(f)
+
+
+def collection_option(f):
+    return click.option(
+        "--collection",
+        envvar="ASKBOT_COLLECTION",
+        metavar="NAME",
+        help="Which corpus of the deployment: its own index (INDEX/collections/NAME) and documents "
+        "(DATA/collections/NAME/docs unless --docs) [env ASKBOT_COLLECTION; default default]",
+    )(f)
 
 
 class AskbotGroup(click.Group):
@@ -80,7 +92,8 @@ def index() -> None:
 @index.command("build")
 @docs_option
 @index_option
-def index_build(docs: Path | None, index: Path | None) -> None:
+@collection_option
+def index_build(docs: Path | None, index: Path | None, collection: str | None) -> None:
     """Index the documents folder; only changed documents are embedded again.
 
     \b
@@ -90,14 +103,15 @@ def index_build(docs: Path | None, index: Path | None) -> None:
     """
     from .engine import build_index
 
-    report = build_index(_settings(docs, index))
+    report = build_index(_settings(docs, index, collection))
     click.echo(report.summary())
 
 
 @index.command("info")
 @index_option
+@collection_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def index_info(index: Path | None, as_json: bool) -> None:
+def index_info(index: Path | None, collection: str | None, as_json: bool) -> None:
     """Describe the index in use: documents, chunks, model, size.
 
     \b
@@ -106,7 +120,7 @@ def index_info(index: Path | None, as_json: bool) -> None:
     """
     from .engine import Engine
 
-    info = Engine.open(_settings(index=index), auto_build=False).info()
+    info = Engine.open(_settings(index=index, collection=collection), auto_build=False).info()
     if as_json:
         click.echo(json.dumps(asdict(info)))
         return
@@ -118,6 +132,7 @@ def index_info(index: Path | None, as_json: bool) -> None:
 @click.argument("question", required=False)
 @docs_option
 @index_option
+@collection_option
 @click.option("-k", "k", type=click.IntRange(1, 50), help="How many passages to show [default 3].")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per question, one per line.")
 @click.option(
@@ -125,7 +140,9 @@ def index_info(index: Path | None, as_json: bool) -> None:
     is_flag=True,
     help="Read standard input as a conversation: a line may follow up on the ones before; an empty line starts a new one.",
 )
-def ask(question: str | None, docs: Path | None, index: Path | None, k: int | None, as_json: bool, chat: bool) -> None:
+def ask(
+    question: str | None, docs: Path | None, index: Path | None, collection: str | None, k: int | None, as_json: bool, chat: bool
+) -> None:
     """Answer QUESTION, or each line of standard input when QUESTION is left out.
 
     \b
@@ -139,7 +156,7 @@ def ask(question: str | None, docs: Path | None, index: Path | None, k: int | No
 
     if chat and question is not None:
         raise UsageError("--chat reads the conversation from standard input: leave QUESTION out")
-    engine = Engine.open(_settings(docs, index))
+    engine = Engine.open(_settings(docs, index, collection))
     if question is not None:
         _print_answer(engine.ask(question, k), as_json)
         return
@@ -175,8 +192,9 @@ def _print_answer(answer, as_json: bool) -> None:
 @cli.command()
 @docs_option
 @index_option
+@collection_option
 @click.option("-k", "k", type=click.IntRange(1, 50), help="How many passages to show [default 3].")
-def repl(docs: Path | None, index: Path | None, k: int | None) -> None:
+def repl(docs: Path | None, index: Path | None, collection: str | None, k: int | None) -> None:
     """Ask questions interactively (:help lists the commands).
 
     \b
@@ -187,14 +205,15 @@ def repl(docs: Path | None, index: Path | None, k: int | None) -> None:
     from .engine import Engine
     from .repl import Repl
 
-    settings = _settings(docs, index)
+    settings = _settings(docs, index, collection)
     Repl(Engine.open(settings), k or settings.top_k).run()
 
 
 @cli.command("discord")
 @docs_option
 @index_option
-def discord_command(docs: Path | None, index: Path | None) -> None:
+@collection_option
+def discord_command(docs: Path | None, index: Path | None, collection: str | None) -> None:
     """Run the Discord bot: /ask, mentions and DMs answered from the documents.
 
     \b
@@ -205,7 +224,7 @@ def discord_command(docs: Path | None, index: Path | None) -> None:
     """
     from .discord_bot import run
 
-    run(_settings(docs, index))
+    run(_settings(docs, index, collection))
 
 
 @cli.group()
@@ -247,8 +266,9 @@ def feedback_export(data: Path | None, output: Path | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 @click.option("--misses", type=click.IntRange(0), default=0, help="Also list N missed questions.")
 @click.option("--tune", is_flag=True, help="Search the fusion weight and abstention threshold; print the best.")
+@collection_option
 def eval_command(questions: Path, docs: Path | None, index: Path | None, offtopic: Path | None,
-                 as_json: bool, misses: int, tune: bool) -> None:
+                 as_json: bool, misses: int, tune: bool, collection: str | None) -> None:
     """Measure answers and passages against gold answers in QUESTIONS (JSON lines).
 
     \b
@@ -266,7 +286,7 @@ def eval_command(questions: Path, docs: Path | None, index: Path | None, offtopi
     labelled = ev.load_questions(questions)
     off = ev.load_questions(offtopic, labelled=False) if offtopic else []
     notify = lambda message: click.echo(f"askbot: {message}", err=True)  # noqa: E731
-    with ev.evaluation_engine(_settings(docs, index), fresh=index is None, notify=notify) as (engine, build_s):
+    with ev.evaluation_engine(_settings(docs, index, collection), fresh=index is None, notify=notify) as (engine, build_s):
         if tune:
             trials = ev.tune(engine, labelled, off)
             click.echo(json.dumps([asdict(t) for t in trials]) if as_json else ev.tune_table(trials))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
@@ -10,6 +11,8 @@ from .errors import UsageError
 
 BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
 CONVERSATION_MODES = ("thread", "user", "off")
+DEFAULT_COLLECTION = "default"
+_COLLECTION_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 
 
 def _env(name: str, default: str) -> str:
@@ -78,6 +81,8 @@ class Settings:
 
     docs_dir: Path = Path("docs")
     index_dir: Path = Path("index")
+    # Which corpus of the deployment this is (see for_collection); docs_dir and index_dir are its own.
+    collection: str = DEFAULT_COLLECTION
     model: str = BUNDLED_MODEL
     top_k: int = 3
     # Chunking: token budget per chunk (model tokens) and sentences carried over between chunks.
@@ -151,7 +156,36 @@ class Settings:
 
         return f"Settings({', '.join(f'{f.name}={show(f.name)}' for f in fields(self))})"
 
+    def for_collection(self, name: str) -> "Settings":
+        """The same deployment answering from collection `name`.
+
+        Call it on the deployment's settings (collection "default"). A named collection's index
+        is a sub-folder of the index folder, `<index>/collections/NAME`, and its documents
+        default to `<data>/collections/NAME/docs` (where `/docs add` saves uploads); nothing of
+        one collection is ever searched from another.
+        """
+        name = collection_name(name)
+        if self.collection != DEFAULT_COLLECTION:
+            raise ValueError(f"for_collection is called on the deployment's settings, not on {self.collection!r}")
+        if name == DEFAULT_COLLECTION:
+            return self
+        return replace(
+            self,
+            collection=name,
+            index_dir=self.index_dir / "collections" / name,
+            docs_dir=self.data_dir / "collections" / name / "docs",
+        )
+
     def with_overrides(self, **changes: object) -> "Settings":
         """A copy with the given fields replaced; None values are ignored (unset CLI options)."""
         known = {f.name for f in fields(self)}
         return replace(self, **{k: v for k, v in changes.items() if v is not None and k in known})
+
+
+def collection_name(name: str) -> str:
+    """A collection name as given, once it is safe as a folder name and a database key."""
+    if not _COLLECTION_NAME.fullmatch(name):
+        raise UsageError(
+            f"collection names are 1-64 lower-case letters, digits, '-' or '_', starting with a letter or digit; got {name!r}"
+        )
+    return name

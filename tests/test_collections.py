@@ -70,3 +70,9 @@ def test_a_bad_collection_name_is_one_line(cli, tmp_path):
         "askbot: error: collection names are 1-64 lower-case letters, digits, '-' or '_', "
         "starting with a letter or digit; got '../etc'"
     )
+
+
+def test_the_collection_can_come_from_dotenv(cli, tmp_path):
+    (tmp_path / ".env").write_text("ASKBOT_COLLECTION=Nope!\n", encoding="utf-8")
+    result = cli("index", "info", "--index", str(tmp_path))
+    assert result.exit_code == 2 and "got 'Nope!'" in result.stderr

@@ -15,11 +15,14 @@ DIR = click.Path(file_okay=False, path_type=Path)
 
 
 def _settings(docs: Path | None = None, index: Path | None = None, collection: str | None = None, **more):
-    """The settings of one collection: the environment, then the options given."""
+    """The settings of one collection: the environment and .env, then the options given."""
+    import os
+
     from .settings import DEFAULT_COLLECTION, Settings
 
-    deployment = Settings.from_env().with_overrides(index_dir=index, **more)
-    return deployment.for_collection(collection or DEFAULT_COLLECTION).with_overrides(docs_dir=docs)
+    deployment = Settings.from_env().with_overrides(index_dir=index, **more)  # from_env loads .env
+    collection = collection or os.environ.get("ASKBOT_COLLECTION", "").strip() or DEFAULT_COLLECTION
+    return deployment.for_collection(collection).with_overrides(docs_dir=docs)
 
 
 def docs_option(f):
@@ -33,7 +36,6 @@ def index_option(f):
 def collection_option(f):
     return click.option(
         "--collection",
-        envvar="ASKBOT_COLLECTION",
         metavar="NAME",
         help="Which corpus of the deployment: its own index (INDEX/collections/NAME) and documents "
         "(DATA/collections/NAME/docs unless --docs) [env ASKBOT_COLLECTION; default default]",

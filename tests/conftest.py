@@ -23,10 +23,15 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch, tmp_path):
     """Tests never read a developer's .env or ASKBOT_* variables, and never write to the repo."""
-    for key in list(os.environ):
-        if key.startswith("ASKBOT_") or key == "DISCORD_TOKEN":
-            monkeypatch.delenv(key)
+    def ours(key: str) -> bool:
+        return key.startswith("ASKBOT_") or key == "DISCORD_TOKEN"
+
+    for key in list(filter(ours, os.environ)):
+        monkeypatch.delenv(key)
     monkeypatch.chdir(tmp_path)
+    yield
+    for key in list(filter(ours, os.environ)):  # set by a test's .env: gone before the next fixture
+        os.environ.pop(key)  # (monkeypatch's own undo then brings back only what it removed above)
 
 
 @pytest.fixture(scope="session")

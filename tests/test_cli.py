@@ -55,6 +55,7 @@ def test_ask_json_has_exactly_the_documented_keys(cli, index_copy):
     for p in data["passages"]:
         assert {"text", "source", "title", "date", "score", "start", "end"} <= p.keys()
         assert p["source"] == SEED and p["date"] == "2018-01-12"
+        assert (p["url"], p["page_start"], p["page_end"], p["section"]) == (None, None, None, None)
         assert source_text[p["start"] : p["end"]] == p["text"]
 
 

@@ -60,6 +60,10 @@ class Passage:
     score: float
     start: int  # character offsets of `text` in the source document
     end: int
+    section: str | None = None  # heading path, "Installation › Linux"
+    page_start: int | None = None  # PDF pages the passage runs over (1-based)
+    page_end: int | None = None
+    url: str | None = None  # where a fetched page came from
 
 
 @dataclass(frozen=True)
@@ -118,7 +122,10 @@ def select_answer(
 
 
 def _passage(hit: Hit, chunk: StoredChunk) -> Passage:
-    return Passage(chunk.id, chunk.text, chunk.source, chunk.title, chunk.date, hit.score, chunk.start, chunk.end)
+    return Passage(
+        chunk.id, chunk.text, chunk.source, chunk.title, chunk.date, hit.score, chunk.start, chunk.end,
+        chunk.section, chunk.page_start, chunk.page_end, chunk.url,
+    )
 
 
 def _coverage(tokens: set[str], weights: dict[str, float]) -> float:

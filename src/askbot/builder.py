@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -50,9 +50,10 @@ def chunking_params(settings: Settings) -> ChunkingParams:
     return ChunkingParams(settings.chunk_tokens, settings.max_chunk_chars, settings.chunk_overlap_sentences)
 
 
-def embedding_text(title: str, text: str) -> str:
-    """What the model sees for a sentence and BM25 for a chunk: the document title gives each its subject."""
-    return f"{title}\n{text}"
+def embedding_text(title: str, text: str, section: str | None = None) -> str:
+    """What the model sees for a sentence and BM25 for a chunk: the document title (and the
+    section path, when the document has headings) gives each its subject."""
+    return f"{title}\n{section}\n{text}" if section else f"{title}\n{text}"
 
 
 def doc_paths(settings: Settings) -> list[Path]:
@@ -184,14 +185,20 @@ def _stored(doc: docs_mod.Document, chunk: Chunk) -> StoredChunk:
     """A chunk as the store keeps it (its id is given when the index is assembled)."""
     terms = tuple(map(tuple, tokenize([doc.text[a:b] for a, b in chunk.sentences])))
     text = doc.text[chunk.start : chunk.end]
-    return StoredChunk(-1, doc.source, doc.title, doc.date, chunk.start, chunk.end, chunk.sentences, text, terms)
+    return StoredChunk(
+        -1, doc.source, doc.title, doc.date, chunk.start, chunk.end, chunk.sentences, text, terms,
+        section=doc.section(chunk.start, chunk.end),
+        page_start=doc.page_at(chunk.start),
+        page_end=doc.page_at(chunk.end - 1),
+        url=doc.url,
+    )
 
 
 def _embed_sentences(chunks: list[StoredChunk], embedder: Embedder) -> np.ndarray:
     """One vector per sentence of each chunk, in chunk order; a sentence shared by two
     overlapping chunks is encoded once. Answer selection scores sentences with these, so
     no sentence is encoded while a question waits."""
-    texts = [embedding_text(c.title, c.text[a - c.start : b - c.start]) for c in chunks for a, b in c.sentences]
+    texts = [embedding_text(c.title, c.text[a - c.start : b - c.start], c.section) for c in chunks for a, b in c.sentences]
     unique = list(dict.fromkeys(texts))
     vectors = embedder.encode(unique, progress=None)
     row = {text: i for i, text in enumerate(unique)}
@@ -231,14 +238,14 @@ def _reusable_documents(m: dict | None, model: ModelRef, params: ChunkingParams)
 
 def _assemble(previous, unchanged, loaded, fresh_chunks, fresh_vectors, fresh_sentences, dim) -> BuildPlan:
     """Order documents by source; copy unchanged ones from the previous build."""
-    entries = []  # (source, title, date, sha256, chunks, chunk vectors, sentence vectors)
+    entries = []  # (source, title, date, url, sha256, chunks, chunk vectors, sentence vectors)
     offset = sentence_offset = 0
     for doc in loaded:
         cs = fresh_chunks[doc.source]
         n_sentences = sum(len(c.sentences) for c in cs)
         vecs = fresh_vectors[offset : offset + len(cs)]
         sentence_vecs = fresh_sentences[sentence_offset : sentence_offset + n_sentences]
-        entries.append((doc.source, doc.title, doc.date, doc.sha256, cs, vecs, sentence_vecs))
+        entries.append((doc.source, doc.title, doc.date, doc.url, doc.sha256, cs, vecs, sentence_vecs))
         offset += len(cs)
         sentence_offset += n_sentences
     for f in unchanged:
@@ -246,25 +253,26 @@ def _assemble(previous, unchanged, loaded, fresh_chunks, fresh_vectors, fresh_se
         first, count = info["chunks"]
         cs = previous.store.get(list(range(first, first + count)))
         vecs = np.asarray(previous.embeddings[first : first + count])
-        entries.append((f.source, info["title"], info["date"], f.sha256, cs, vecs, previous.sentence_rows(first, first + count)))
+        url = cs[0].url if cs else None
+        entries.append((f.source, info["title"], info["date"], url, f.sha256, cs, vecs, previous.sentence_rows(first, first + count)))
     entries.sort(key=lambda e: e[0])
 
     chunks: list[StoredChunk] = []
     manifest_docs: dict[str, dict] = {}
-    for source, title, date, sha, cs, *_ in entries:
+    for source, title, date, url, sha, cs, *_ in entries:
         manifest_docs[source] = {"sha256": sha, "title": title, "date": date, "chunks": [len(chunks), len(cs)]}
         for c in cs:
-            chunks.append(StoredChunk(len(chunks), source, title, date, c.start, c.end, c.sentences, c.text, c.terms))
+            chunks.append(replace(c, id=len(chunks), source=source, title=title, date=date, url=url))
     if not chunks:
         raise AskbotError("the documents produced no text to index")
     return BuildPlan(
         manifest={"documents": manifest_docs},
         chunks=chunks,
-        documents=[(s, t, d) for s, t, d, *_ in entries],
-        embeddings=_stack([e[5] for e in entries], dim),
-        sentence_embeddings=_stack([e[6] for e in entries], dim),
+        documents=[(s, t, d, u) for s, t, d, u, *_ in entries],
+        embeddings=_stack([e[6] for e in entries], dim),
+        sentence_embeddings=_stack([e[7] for e in entries], dim),
         sentence_offsets=np.concatenate([[0], np.cumsum([len(c.sentences) for c in chunks])]).astype(np.int64),
-        lexical_texts=[embedding_text(c.title, c.text) for c in chunks],
+        lexical_texts=[embedding_text(c.title, c.text, c.section) for c in chunks],
     )
 
 

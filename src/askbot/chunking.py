@@ -9,10 +9,14 @@ of character offsets into `Document.text`, so the exact source text can always b
 Packing is paragraph-aware: once a chunk is half full it ends at the next paragraph break
 rather than running into the next topic, while short paragraphs (news) still share a chunk.
 On squad-dev this raised passage recall@1 from 0.886 to 0.897 at the same budget.
+
+A chunk also ends where a top-level section starts (Document.section_breaks), and the overlap
+does not reach back across one: a chunk stays inside one section when the budget allows.
 """
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -125,6 +129,8 @@ def chunk_document(doc: Document, params: ChunkingParams, count_tokens: TokenCou
     title_tokens = count_tokens([doc.title])[0] + 3  # the title is prepended when embedding
     budget = max(16, params.max_tokens - title_tokens)
     sentences, tokens = _fit_long_sentences(doc.text, sentences, count_tokens, budget, params.max_chars)
+    breaks = doc.section_breaks()
+    section = [bisect.bisect_right(breaks, start) for start, _ in sentences]  # each sentence's section
     chunks: list[Chunk] = []
     i = covered = 0  # sentences before `covered` are in some chunk already
     while i < len(sentences):
@@ -134,6 +140,8 @@ def chunk_document(doc: Document, params: ChunkingParams, count_tokens: TokenCou
             if j > i and (used + tokens[j] > budget or chars > params.max_chars):
                 break
             if j > i and sentences[j][0] in opens and used >= PARAGRAPH_FILL * budget:
+                break
+            if section[j] != section[i]:
                 break
             used += tokens[j]
             j += 1
@@ -146,6 +154,8 @@ def chunk_document(doc: Document, params: ChunkingParams, count_tokens: TokenCou
         if j >= len(sentences):
             break
         i = max(i + 1, j - params.overlap_sentences)
+        while section[i] != section[j]:  # the overlap stays in the new chunk's section
+            i += 1
     return chunks
 
 

@@ -12,6 +12,7 @@ and HTML nesting is capped before parsing (HTML5 tree building is quadratic in d
 
 from __future__ import annotations
 
+import bisect
 import datetime
 import hashlib
 import os
@@ -22,11 +23,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from .hyphenation import dehyphenate
+from .sections import Heading, clean_heading, section_label, top_level_breaks
+
 SUPPORTED_SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm"}
 _DATE_PREFIX = re.compile(r"\A\s*date\s+(\d{4}-\d{2}-\d{2})\b[ \t]*\n?", re.IGNORECASE)
-_MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
+_MD_HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$", re.MULTILINE)
+_MD_FENCE = re.compile(r"^ {0,3}(```|~~~).*?(?:^ {0,3}\1[ \t]*$|\Z)", re.MULTILINE | re.DOTALL)
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n.*?\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_WORDS = re.compile(r"[^\W_]+")
 # C0 controls other than tab/newline/CR, DEL and C1 controls: never text, and unsafe on a terminal.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)[^>]*>")
@@ -46,8 +52,9 @@ Warn = Callable[[str], None]
 class Document:
     """One source file as askbot indexes it.
 
-    `text` is what offsets refer to: the decoded file for .txt/.md, the extracted text for HTML.
-    `body_start` is where indexable text begins (after a date line or front matter).
+    `text` is what offsets refer to: the decoded file for .txt/.md, the extracted text for HTML,
+    PDF and DOCX (line-break hyphenation undone in each). `body_start` is where indexable text
+    begins (after a date line or front matter).
     """
 
     source: str  # path relative to the docs folder, with forward slashes
@@ -56,6 +63,30 @@ class Document:
     text: str
     body_start: int
     sha256: str
+    pages: tuple[int, ...] = ()  # where each page starts in `text`, page 1 first; () when not paged
+    headings: tuple[Heading, ...] = ()  # sorted by offset
+    url: str | None = None  # where a fetched page came from
+
+    def page_at(self, offset: int) -> int | None:
+        """The page (1-based) holding the character at `offset`, None when the document has no pages."""
+        return max(1, bisect.bisect_right(self.pages, offset)) if self.pages else None
+
+    def section(self, start: int, end: int) -> str | None:
+        """The section path of text[start:end] ("Installation › Linux"), None outside any section."""
+        return section_label(self.headings, start, end, self.title) if self.headings else None
+
+    def section_breaks(self) -> tuple[int, ...]:
+        """Offsets where a top-level section starts: a chunk should not run across one.
+
+        A break after nothing but headings (the title above the first section) is dropped, so
+        no chunk is a heading alone."""
+        kept, previous = [], self.body_start
+        for offset in top_level_breaks(self.headings, self.title):
+            heading_words = sum(len(h.text.split()) for h in self.headings if previous <= h.offset < offset)
+            if len(_WORDS.findall(self.text, previous, offset)) > heading_words:
+                kept.append(offset)
+                previous = offset
+        return tuple(kept)
 
 
 @dataclass(frozen=True)
@@ -168,12 +199,13 @@ def load(file: SourceFile, warn: Warn, max_bytes: int | None = None) -> Document
         warn(f"skipped {shown(file.source)}: binary content")
         return None
     suffix = file.path.suffix.lower()
+    headings: tuple[Heading, ...] = ()
     if suffix in {".html", ".htm"}:
-        title, date, text, body_start = _parse_html(raw)
+        title, date, text, body_start, headings = _parse_html(raw)
     elif suffix in {".md", ".markdown"}:
-        title, date, text, body_start = _parse_markdown(raw)
+        title, date, text, body_start, headings = _parse_markdown(dehyphenate(raw))
     else:
-        title, date, text, body_start = None, *_split_date(raw)
+        title, date, text, body_start = None, *_split_date(dehyphenate(raw))
     text = _CONTROL.sub(" ", text)  # one for one: offsets still count the decoded characters
     if not text[body_start:].strip():
         warn(f"skipped {shown(file.source)}: no text")
@@ -185,6 +217,7 @@ def load(file: SourceFile, warn: Warn, max_bytes: int | None = None) -> Document
         text=text,
         body_start=body_start,
         sha256=hashlib.sha256(data).hexdigest(),  # of the bytes indexed, even if the file changed since scan
+        headings=headings,
     )
 
 
@@ -209,7 +242,7 @@ def _split_date(text: str) -> tuple[str | None, str, int]:
     return match.group(1), text, match.end()
 
 
-def _parse_markdown(text: str) -> tuple[str | None, str | None, str, int]:
+def _parse_markdown(text: str) -> tuple[str | None, str | None, str, int, tuple[Heading, ...]]:
     title = date = None
     body_start = 0
     match = _FRONT_MATTER.match(text)
@@ -222,10 +255,22 @@ def _parse_markdown(text: str) -> tuple[str | None, str | None, str, int]:
         found, _, start = _split_date(text[body_start:])
         if found:
             date, body_start = found, body_start + start
-    if title is None:
-        heading = _MD_HEADING.search(text, body_start)
-        title = _clean(heading.group(1)) if heading else None
-    return title, date, text, body_start
+    headings = _markdown_headings(text, body_start)
+    if title is None and headings:
+        title = _clean(headings[0].text)
+    return title, date, text, body_start, headings
+
+
+def _markdown_headings(text: str, start: int) -> tuple[Heading, ...]:
+    """ATX headings ("## Linux") outside fenced code blocks, where a "# comment" is no heading."""
+    fences = [m.span() for m in _MD_FENCE.finditer(text, start)]
+    found = []
+    for match in _MD_HEADING.finditer(text, start):
+        if any(a <= match.start() < b for a, b in fences):
+            continue
+        if heading := clean_heading(match.group(2)):
+            found.append(Heading(match.start(), len(match.group(1)), heading))
+    return tuple(found)
 
 
 def _front_matter(block: str) -> dict:
@@ -239,7 +284,7 @@ def _front_matter(block: str) -> dict:
     return meta if isinstance(meta, dict) else {}
 
 
-def _parse_html(raw: str) -> tuple[str | None, str | None, str, int]:
+def _parse_html(raw: str) -> tuple[str | None, str | None, str, int, tuple[Heading, ...]]:
     from selectolax.lexbor import LexborHTMLParser
 
     tree = LexborHTMLParser(_limit_nesting(raw))
@@ -249,12 +294,35 @@ def _parse_html(raw: str) -> tuple[str | None, str | None, str, int]:
     date = _iso_date(date_node.attributes.get("content")) if date_node else None
     tree.strip_tags(["script", "style", "noscript", "template", "head"])
     body = tree.body or tree.root
+    for node in body.css("h1, h2, h3, h4, h5, h6") if body else []:
+        node.insert_before(" ")  # an empty text node on each side: a heading is a paragraph of its own
+        node.insert_after(" ")
     text = body.text(separator="\n", strip=True) if body else ""
-    text = re.sub(r"\n{3,}", "\n\n", text)
+    text = dehyphenate(re.sub(r"\n{3,}", "\n\n", text).strip())
+    start = 0
     if date is None:
         date, text, start = _split_date(text)
-        return title, date, text, start
-    return title, date, text, 0
+    return title, date, text, start, _html_headings(body, text, start)
+
+
+def _html_headings(body, text: str, start: int) -> tuple[Heading, ...]:
+    """<h1>..<h6> in document order, placed by finding each one's text in the extracted text."""
+    found, cursor = [], start
+    for node in body.css("h1, h2, h3, h4, h5, h6") if body else []:
+        heading = clean_heading(dehyphenate(node.text(separator=" ", strip=True)))
+        at = _find_line_start(text, heading, cursor) if heading else -1
+        if at >= 0:
+            found.append(Heading(at, int(node.tag[1]), heading))
+            cursor = at + 1
+    return tuple(found)
+
+
+def _find_line_start(text: str, heading: str, cursor: int) -> int:
+    """Where `heading` starts in text at or after cursor, its words allowed to wrap; -1 if absent."""
+    words = heading.split()
+    pattern = r"\s+".join(map(re.escape, words))
+    match = re.compile(pattern).search(text, cursor)
+    return match.start() if match else -1
 
 
 def _limit_nesting(raw: str) -> str:

@@ -36,9 +36,9 @@ from . import stamps
 from . import vectors as vectors_mod
 from .errors import IndexProblem
 from .lexical import LexicalIndex
-from .store import ChunkStore, StoredChunk, write_store
+from .store import ChunkStore, DocumentRow, StoredChunk, write_store
 
-FORMAT_VERSION = 4  # 3: sentence vectors; 4: sentences' stemmed terms in the store
+FORMAT_VERSION = 5  # 3: sentence vectors; 4: sentences' stemmed terms in the store; 5: sections, pages, URLs
 MANIFEST = "manifest.json"
 POINTER = "CURRENT"
 REBUILD = "run askbot index build"
@@ -57,7 +57,7 @@ class BuildPlan:
 
     manifest: dict
     chunks: list[StoredChunk]
-    documents: list[tuple[str, str, str | None]]
+    documents: list[DocumentRow]
     embeddings: np.ndarray
     sentence_embeddings: np.ndarray  # rows sentence_offsets[i]:sentence_offsets[i+1] belong to chunk i
     sentence_offsets: np.ndarray

@@ -23,12 +23,16 @@ CREATE TABLE chunks (
     end INTEGER NOT NULL,
     sentences TEXT NOT NULL,
     terms TEXT NOT NULL,
-    text TEXT NOT NULL
+    text TEXT NOT NULL,
+    section TEXT,
+    page_start INTEGER,
+    page_end INTEGER
 );
 CREATE TABLE documents (
     source TEXT PRIMARY KEY,
     title TEXT NOT NULL,
-    date TEXT
+    date TEXT,
+    url TEXT
 );
 """
 
@@ -44,15 +48,26 @@ class StoredChunk:
     sentences: tuple[Span, ...]  # absolute offsets into the document text, like start and end
     text: str
     terms: tuple[tuple[str, ...], ...]  # each sentence's stemmed terms, in order
+    section: str | None = None  # heading path, "Installation › Linux"
+    page_start: int | None = None  # PDF pages the chunk runs over (1-based)
+    page_end: int | None = None
+    url: str | None = None  # the document's URL (fetched pages)
 
 
-def write_store(path: Path, documents: Iterable[tuple[str, str, str | None]], chunks: Iterable[StoredChunk]) -> None:
+DocumentRow = tuple[str, str, str | None, str | None]  # source, title, date, url
+
+
+def write_store(path: Path, documents: Iterable[DocumentRow], chunks: Iterable[StoredChunk]) -> None:
     with sqlite3.connect(path) as db:
         db.executescript(_SCHEMA)
-        db.executemany("INSERT INTO documents VALUES (?, ?, ?)", documents)
+        db.executemany("INSERT INTO documents VALUES (?, ?, ?, ?)", documents)
         db.executemany(
-            "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?)",
-            ((c.id, c.source, c.start, c.end, json.dumps(c.sentences), json.dumps(c.terms), c.text) for c in chunks),
+            "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                (c.id, c.source, c.start, c.end, json.dumps(c.sentences), json.dumps(c.terms), c.text)
+                + (c.section, c.page_start, c.page_end)
+                for c in chunks
+            ),
         )
     db.close()
 
@@ -67,12 +82,15 @@ class ChunkStore:
             return []
         marks = ",".join("?" * len(ids))
         rows = self._db.execute(
-            "SELECT c.id, c.source, d.title, d.date, c.start, c.end, c.sentences, c.text, c.terms "
+            "SELECT c.id, c.source, d.title, d.date, c.start, c.end, c.sentences, c.text, c.terms, "
+            "c.section, c.page_start, c.page_end, d.url "
             f"FROM chunks c JOIN documents d USING (source) WHERE c.id IN ({marks})",
             list(map(int, ids)),
         ).fetchall()
         by_id = {
-            r[0]: StoredChunk(*r[:6], tuple(map(tuple, json.loads(r[6]))), r[7], tuple(map(tuple, json.loads(r[8]))))
+            r[0]: StoredChunk(
+                *r[:6], tuple(map(tuple, json.loads(r[6]))), r[7], tuple(map(tuple, json.loads(r[8]))), *r[9:]
+            )
             for r in rows
         }
         return [by_id[i] for i in ids if i in by_id]

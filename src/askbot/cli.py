@@ -260,43 +260,80 @@ def feedback_export(data: Path | None, output: Path | None) -> None:
 
 
 @cli.command("eval")
-@click.argument("questions", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("sets", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @docs_option
-@click.option("--index", type=DIR, help="Evaluate (and update) this index instead of a fresh temporary one.")
+@click.option("--index", type=DIR,
+              help="Evaluate (and update) this index instead of a fresh temporary one; with set folders, one index per set in INDEX/NAME.")
 @click.option("--offtopic", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Questions the documents cannot answer (same format; answers not needed).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+@click.option("--offtopic-from", "offtopic_from", multiple=True, metavar="previous|NAME=OTHER",
+              help="Ask each set another set's questions as off-topic: 'previous' pairs each with the set before it.")
+@click.option("--by-confidence", is_flag=True, help="Also print the reliability table: share right per tenth of confidence.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table (a list with several sets).")
 @click.option("--misses", type=click.IntRange(0), default=0, help="Also list N missed questions.")
 @click.option("--tune", is_flag=True, help="Search the fusion weight and abstention threshold; print the best.")
 @collection_option
-def eval_command(questions: Path, docs: Path | None, index: Path | None, offtopic: Path | None,
-                 as_json: bool, misses: int, tune: bool, collection: str | None) -> None:
-    """Measure answers and passages against gold answers in QUESTIONS (JSON lines).
+def eval_command(sets: tuple[Path, ...], docs: Path | None, index: Path | None, offtopic: Path | None,
+                 offtopic_from: tuple[str, ...], by_confidence: bool, as_json: bool, misses: int, tune: bool,
+                 collection: str | None) -> None:
+    """Measure answers and passages against gold answers, for each of SETS.
 
     \b
-    Each line: {"id": "...", "question": "...", "answers": ["gold", ...]}
+    A set is a folder with questions.jsonl and docs/, or a questions file whose
+    documents --docs names. Each questions line:
+      {"id": "...", "question": "...", "answers": ["gold", ...]}
     Without --index the documents are indexed into a temporary folder, so the
-    build time is measured and your index/ is left alone.
+    build time is measured and your index/ is left alone. One set prints every
+    figure; several print one row each.
     \b
     Examples:
       askbot eval questions.jsonl --docs eval/docs --misses 10
-      askbot eval questions.jsonl --docs eval/docs --offtopic other.jsonl --json
       askbot eval questions.jsonl --docs eval/docs --offtopic other.jsonl --tune
+      askbot eval eval/squad-dev eval/news-dev eval/papers-dev --offtopic-from previous --by-confidence
     """
     from . import evaluation as ev
 
-    labelled = ev.load_questions(questions)
-    off = ev.load_questions(offtopic, labelled=False) if offtopic else []
-    notify = lambda message: click.echo(f"askbot: {message}", err=True)  # noqa: E731
-    with ev.evaluation_engine(_settings(docs, index, collection), fresh=index is None, notify=notify) as (engine, build_s):
+    chosen = ev.resolve_sets(sets)
+    if tune and len(chosen) > 1:
+        raise UsageError("--tune takes one set")
+    if any(s.docs is None for s in chosen) and len(chosen) > 1:
+        raise UsageError("with several sets, each must be a folder holding questions.jsonl and docs/")
+    sources = ev.offtopic_sources(chosen, offtopic_from, offtopic)
+    results = [_eval_set(s, docs, index, collection, sources.get(s.name), misses, tune, as_json) for s in chosen]
+    if tune:
+        return
+    if as_json:
+        records = [{"set": r.name, "offtopic_from": r.offtopic_from, **r.report.to_dict()} for r in results]
+        click.echo(json.dumps(records[0] if len(results) == 1 else records, ensure_ascii=False))
+        return
+    click.echo(ev.report_table(results[0].report) if len(results) == 1 else ev.sets_table(results))
+    if by_confidence:
+        click.echo("\n" + ev.reliability_table(results))
+    if len(results) > 1:
+        for r in results:
+            if listed := ev.misses_text(r.report):
+                click.echo(f"\n{r.name}:{listed}")
+
+
+def _eval_set(chosen, docs: Path | None, index: Path | None, collection: str | None,
+              offtopic: tuple[str, Path] | None, misses: int, tune: bool, as_json: bool):
+    """Measure one set over its own index (or, with --tune, print the trials)."""
+    from . import evaluation as ev
+
+    labelled = ev.load_questions(chosen.questions)
+    off = ev.load_questions(offtopic[1], labelled=False) if offtopic else []
+    folder = index / chosen.name if index is not None and chosen.docs is not None else index
+    notify = lambda message: click.echo(f"askbot: {chosen.name}: {message}", err=True)  # noqa: E731
+    settings = _settings(chosen.docs or docs, folder, collection)
+    with ev.evaluation_engine(settings, fresh=folder is None, notify=notify) as (engine, build_s):
         if tune:
             trials = ev.tune(engine, labelled, off)
             click.echo(json.dumps([asdict(t) for t in trials]) if as_json else ev.tune_table(trials))
-            return
-        outcomes = ev.run(engine, labelled, ev.terminal_progress("questions"))
-        off_answers = ev.ask_offtopic(engine, off, ev.terminal_progress("off-topic"))
+            return None
+        outcomes = ev.run(engine, labelled, ev.terminal_progress(f"{chosen.name} questions"))
+        off_answers = ev.ask_offtopic(engine, off, ev.terminal_progress(f"{chosen.name} off-topic"))
     report = ev.summarise(outcomes, off_answers, build_s, misses)
-    click.echo(json.dumps(report.to_dict(), ensure_ascii=False) if as_json else ev.report_table(report))
+    return ev.SetResult(chosen.name, offtopic[0] if offtopic else None, report)
 
 
 def main() -> None:

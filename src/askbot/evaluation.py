@@ -8,6 +8,11 @@ A questions file has one JSON object per line: `{"id", "question", "answers": [g
     MRR              mean of 1/rank of the first passage holding a gold string (0 past 10)
     answered         share of the labelled questions the engine answered
     abstained        share of the off-topic questions it declined to answer
+    reliability      per confidence bucket: how many labelled questions fell in it and the share
+                     whose answer (given at any confidence) holds a gold string
+
+An eval set is a folder holding `questions.jsonl` and `docs/` (the layout of ../shared/eval);
+several sets are measured one after the other, each over its own index, one row each.
 
 `tune` searches the query-time settings (fusion weight, abstention threshold) on a labelled
 file plus off-topic questions and returns the best values; it never writes them anywhere.
@@ -52,6 +57,7 @@ class Outcome:
     rank: int | None  # 1-based rank of the first passage holding a gold string
     hit: bool
     seconds: float
+    right: bool = False  # the answer it would give at any confidence holds a gold string
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,18 @@ class Miss:
     gold: list[str]
     answer: str | None  # None: abstained
     gold_passage_rank: int | None
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """Questions whose confidence fell in [low, high): labelled ones, the share of those whose
+    answer was right, and off-topic ones (None: no labelled question fell here)."""
+
+    low: float
+    high: float
+    questions: int
+    right: float | None
+    offtopic: int
 
 
 @dataclass
@@ -79,6 +97,8 @@ class Report:
     build_seconds: float | None  # None when an existing, up-to-date index was used
     misses: list[Miss] = field(default_factory=list)
     offtopic_answered: list[Miss] = field(default_factory=list)
+    reliability: list[Bucket] = field(default_factory=list)
+    calibration_error: float = 0.0  # see calibration_error()
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -130,10 +150,14 @@ def holds(text: str | None, gold: Iterable[str]) -> bool:
     return any(normalise(g) in haystack for g in gold)
 
 
-def outcome(question: Question, answer: Answer, seconds: float) -> Outcome:
+def outcome(question: Question, answer: Answer, seconds: float, min_confidence: float | None = None) -> Outcome:
+    """What happened to a question; with min_confidence, `answer` was asked without a threshold
+    (so it is known whether the declined answer would have been right) and this one applies."""
     rank = next((i for i, p in enumerate(answer.passages[:K], 1) if holds(p.text, question.answers)), None)
-    hit = answer.answered and holds(answer.answer, question.answers)
-    return Outcome(question, answer.answered, answer.answer, answer.confidence, rank, hit, seconds)
+    right = answer.answered and holds(answer.answer, question.answers)
+    answered = answer.answered and (min_confidence is None or answer.confidence >= min_confidence)
+    text = answer.answer if answered else None
+    return Outcome(question, answered, text, answer.confidence, rank, right and answered, seconds, right)
 
 
 def summarise(
@@ -162,7 +186,35 @@ def summarise(
         build_seconds=build_seconds,
         misses=_spread([_miss(o) for o in outcomes if not o.hit], misses),
         offtopic_answered=_spread([Miss(a.question, [], a.answer, None) for a in offtopic if a.answered], misses),
+        reliability=reliability(outcomes, offtopic),
+        calibration_error=calibration_error(outcomes),
     )
+
+
+def _tenth(confidence: float) -> int:
+    return min(int(confidence * 10), 9)
+
+
+def reliability(outcomes: Sequence[Outcome], offtopic: Sequence[Answer] = ()) -> list[Bucket]:
+    """Labelled and off-topic questions per tenth of confidence, with the share answered right."""
+    buckets = []
+    for tenth in range(10):
+        mine = [o.right for o in outcomes if _tenth(o.confidence) == tenth]
+        off = sum(_tenth(a.confidence) == tenth for a in offtopic)
+        buckets.append(Bucket(tenth / 10, (tenth + 1) / 10, len(mine), sum(mine) / len(mine) if mine else None, off))
+    return buckets
+
+
+def calibration_error(outcomes: Sequence[Outcome]) -> float:
+    """Expected calibration error: the gap between confidence and share right in each tenth of
+    confidence, weighted by the labelled questions the tenth holds."""
+    if not outcomes:
+        return 0.0
+    confidence = np.array([o.confidence for o in outcomes])
+    right = np.array([o.right for o in outcomes], dtype=float)
+    tenth = np.array([_tenth(c) for c in confidence])
+    gaps = [abs(confidence[tenth == b].mean() - right[tenth == b].mean()) * (tenth == b).sum() for b in np.unique(tenth)]
+    return float(sum(gaps) / len(outcomes))
 
 
 def _share(flags: Iterable[bool]) -> float:
@@ -182,6 +234,68 @@ def _spread(items: list[Miss], n: int) -> list[Miss]:
         return items
     step = len(items) / n
     return [items[int(i * step)] for i in range(n)]
+
+
+# -- several sets ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    name: str
+    questions: Path
+    docs: Path | None  # None: a questions file given alone, whose documents --docs names
+
+
+@dataclass
+class SetResult:
+    name: str
+    offtopic_from: str | None
+    report: Report
+
+
+def resolve_sets(paths: Sequence[Path]) -> list[EvalSet]:
+    """Each path is a set folder (questions.jsonl + docs/) or a questions file; names unique."""
+    sets = [_resolve_set(p) for p in paths]
+    names = [s.name for s in sets]
+    if len(set(names)) != len(names):
+        raise UsageError(f"two sets share a name: {', '.join(sorted({n for n in names if names.count(n) > 1}))}")
+    return sets
+
+
+def _resolve_set(path: Path) -> EvalSet:
+    if not path.is_dir():
+        return EvalSet(path.stem, path, None)
+    questions, docs = path / "questions.jsonl", path / "docs"
+    if not questions.is_file() or not docs.is_dir():
+        raise UsageError(f"{path} is not an eval set: it needs questions.jsonl and docs/")
+    return EvalSet(path.resolve().name, questions, docs)
+
+
+def offtopic_sources(sets: Sequence[EvalSet], specs: Sequence[str], default: Path | None = None) -> dict[str, tuple[str, Path]]:
+    """The off-topic questions of each set, by set name: (label, questions file).
+
+    A spec is `previous` (each set is asked the questions of the set before it; the first set
+    those of the last) or `NAME=OTHER`, OTHER a set name or a questions file. Sets no spec names
+    are asked `default` when given.
+    """
+    by_name = {s.name: s for s in sets}
+    chosen = {s.name: (default.name, default) for s in sets} if default else {}
+    for spec in specs:
+        if spec == "previous":
+            if len(sets) < 2:
+                raise UsageError("--offtopic-from previous needs two or more sets")
+            chosen.update({s.name: (p.name, p.questions) for s, p in zip(sets, [sets[-1], *sets[:-1]])})
+            continue
+        name, _, other = spec.partition("=")
+        if name not in by_name or not other:
+            raise UsageError(f"--offtopic-from {spec}: expected 'previous' or NAME=OTHER with NAME one of {', '.join(by_name)}")
+        if other in by_name:
+            chosen[name] = (other, by_name[other].questions)
+        elif Path(other).is_file():
+            chosen[name] = (Path(other).name, Path(other))
+        else:
+            raise UsageError(f"--offtopic-from {spec}: {other} is neither a set nor a questions file")
+    return chosen
 
 
 # -- running -----------------------------------------------------------------------------------
@@ -207,12 +321,18 @@ def terminal_progress(label: str) -> Progress:
 
 
 def run(engine, questions: Sequence[Question], progress: Progress = no_progress) -> list[Outcome]:
-    """Ask each question on its own (so the seconds are what one user waits), k=10 passages."""
+    """Ask each question on its own (so the seconds are what one user waits), k=10 passages.
+
+    Asked without a threshold and the engine's threshold applied after, so a declined question
+    still tells whether its answer would have been right (the reliability table needs it).
+    """
+    threshold = engine.settings.min_confidence
+    unthresholded = engine.settings.with_overrides(min_confidence=0.0)
     outcomes = []
     for q in progress(questions):
         started = time.perf_counter()
-        answer = engine.ask(q.question, K)
-        outcomes.append(outcome(q, answer, time.perf_counter() - started))
+        answer = engine.ask_many([q.question], K, settings=unthresholded)[0]
+        outcomes.append(outcome(q, answer, time.perf_counter() - started, threshold))
     return outcomes
 
 
@@ -288,8 +408,13 @@ def report_table(r: Report) -> str:
     ]
     width = max(len(name) for name, _ in rows)
     lines = [f"{name:<{width}}  {value:>8}" for name, value in rows]
-    lines += _miss_lines("misses", r.misses) + _miss_lines("off-topic answered", r.offtopic_answered)
-    return "\n".join(lines)
+    return "\n".join(lines) + misses_text(r)
+
+
+def misses_text(r: Report) -> str:
+    """The listed misses and answered off-topic questions ('' when none were asked for)."""
+    lines = _miss_lines("misses", r.misses) + _miss_lines("off-topic answered", r.offtopic_answered)
+    return "\n" + "\n".join(lines) if lines else ""
 
 
 def _miss_lines(label: str, misses: Sequence[Miss]) -> list[str]:
@@ -316,6 +441,37 @@ def tune_table(trials: Sequence[Trial]) -> str:
         )
     best = trials[0]
     lines += ["", f"best: ASKBOT_DENSE_WEIGHT={best.dense_weight:g} ASKBOT_MIN_CONFIDENCE={best.min_confidence:g} (not written anywhere)"]
+    return "\n".join(lines)
+
+
+def sets_table(results: Sequence[SetResult]) -> str:
+    """One row per set: the figures the issue's target table holds."""
+    width = max(len("set"), *(len(r.name) for r in results))
+    head = f"{'set':<{width}} {'questions':>9} {'hit@1':>6} {'R@1':>6} {'R@3':>6} {'R@10':>6} {'answered':>8} {'declined':>8}  off-topic from"
+    lines = [head]
+    for r in results:
+        m = r.report
+        declined = "-" if m.offtopic_abstention_rate is None else f"{m.offtopic_abstention_rate:.3f}"
+        source = f"{r.offtopic_from} ({m.offtopic_questions:,})" if r.offtopic_from else "-"
+        lines.append(
+            f"{r.name:<{width}} {m.questions:>9,} {m.answer_hit_at_1:>6.3f} {m.recall_at_1:>6.3f} {m.recall_at_3:>6.3f} "
+            f"{m.recall_at_10:>6.3f} {m.answered_rate:>8.3f} {declined:>8}  {source}"
+        )
+    return "\n".join(lines)
+
+
+def reliability_table(results: Sequence[SetResult]) -> str:
+    """Confidence tenth -> per set: labelled questions in it, share of them right, off-topic ones."""
+    names = [r.name for r in results]
+    cell = max(16, *(len(n) + 1 for n in names))
+    head = f"{'confidence':<10}" + "".join(f"{n:>{cell}}" for n in names)
+    sub = f"{'':<10}" + "".join(f"{'n':>{cell - 11}}{'right':>6}{'off':>5}" for _ in names)
+    lines = [head, sub]
+    for row in zip(*(r.report.reliability for r in results)):
+        label = f"{row[0].low:.1f}-{row[0].high:.1f}"
+        cells = "".join(f"{b.questions:>{cell - 11},}{'-' if b.right is None else f'{b.right:.2f}':>6}{b.offtopic:>5,}" for b in row)
+        lines.append(f"{label:<10}{cells}")
+    lines.append(f"{'ECE':<10}" + "".join(f"{r.report.calibration_error:>{cell}.3f}" for r in results))
     return "\n".join(lines)
 
 

@@ -26,7 +26,9 @@ import secrets
 import shutil
 import sys
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +36,7 @@ import numpy as np
 
 from . import stamps
 from . import vectors as vectors_mod
+from .backend import CandidateVectors, IndexDetails, LexicalTop
 from .errors import IndexProblem
 from .lexical import LexicalIndex
 from .store import ChunkStore, DocumentRow, StoredChunk, write_store
@@ -65,7 +68,7 @@ class BuildPlan:
 
 
 class Index:
-    """A loaded, read-only index."""
+    """A loaded, read-only build folder: the folder backend's SearchIndex and IndexView."""
 
     def __init__(self, path: Path, manifest: dict):
         self.path = path
@@ -85,16 +88,63 @@ class Index:
         ):
             raise damaged("its parts disagree on the number of chunks")
 
+    # -- backend.SearchIndex ------------------------------------------------------------------
+
+    @property
+    def identity(self) -> str:
+        return self.path.name
+
     @property
     def size(self) -> int:
         return len(self.embeddings)
 
-    def sentence_rows(self, first: int, end: int) -> np.ndarray:
-        """The sentence vectors of chunks first..end-1, in order."""
-        return np.asarray(self.sentence_embeddings[self.sentence_offsets[first] : self.sentence_offsets[end]])
+    @property
+    def encoder_dir(self) -> Path:
+        return self.path.parent
+
+    def reading(self) -> AbstractContextManager["Index"]:
+        return nullcontext(self)  # a build folder never changes once written
+
+    def details(self) -> IndexDetails:
+        size = sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file())
+        return IndexDetails(str(self.path), size, self.vectors.spec.describe(), self.vectors.ram_bytes())
 
     def close(self) -> None:
         self.store.close()
+
+    # -- backend.IndexView -------------------------------------------------------------------
+
+    def nearest(self, query: np.ndarray, k: int) -> np.ndarray:
+        return self.vectors.nearest(query, k)
+
+    def lexical_top(self, tokens: Sequence[str], k: int) -> LexicalTop:
+        bm25 = self.lexical.scores(tokens)
+        top = np.argpartition(-bm25, k - 1)[:k] if k < len(bm25) else np.arange(len(bm25))
+        top = top[bm25[top] > 0]
+        top = top[np.argsort(-bm25[top], kind="stable")]
+        return LexicalTop(top.astype(np.int64), bm25[top], float(bm25.max()) if len(bm25) else 0.0)
+
+    def lexical_scores(self, tokens: Sequence[str], ids: np.ndarray) -> np.ndarray:
+        return self.lexical.scores(tokens)[ids]
+
+    def candidate_vectors(self, ids: np.ndarray) -> CandidateVectors:
+        starts = self.sentence_offsets[ids]
+        counts = self.sentence_offsets[ids + 1] - starts
+        firsts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+        rows = np.repeat(starts - firsts, counts) + np.arange(int(counts.sum()))
+        return CandidateVectors(np.asarray(self.embeddings[ids]), np.asarray(self.sentence_embeddings[rows]), counts)
+
+    def chunks(self, ids: Sequence[int]) -> list[StoredChunk]:
+        return self.store.get(ids)
+
+    def idf(self, token: str) -> float:
+        return self.lexical.idf(token)
+
+    # -- what a folder build copies from its predecessor -------------------------------------
+
+    def sentence_rows(self, first: int, end: int) -> np.ndarray:
+        """The sentence vectors of chunks first..end-1, in order."""
+        return np.asarray(self.sentence_embeddings[self.sentence_offsets[first] : self.sentence_offsets[end]])
 
 
 def current_build(index_dir: Path) -> Path | None:

@@ -121,13 +121,18 @@ def postgres_url(tmp_path_factory):
     if TEST_DATABASE_URL:
         yield TEST_DATABASE_URL
         return
+    import tempfile
+
     import pgserver
 
-    server = pgserver.get_server(tmp_path_factory.mktemp("pgdata"), cleanup_mode="delete")
+    folder = Path(tempfile.mkdtemp(prefix="askbot-test-pg-"))
+    folder.chmod(0o755)  # run as root, pgserver runs the server as its own user
+    server = pgserver.get_server(folder, cleanup_mode="delete")
     try:
         yield server.get_uri()
     finally:
         server.cleanup()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

@@ -58,15 +58,27 @@ def scrub(message: str, url: str) -> str:
     return message.replace(password, "***") if password else message
 
 
-def _first_line(error: Exception, url: str) -> str:
-    text = str(error).strip().splitlines()
-    return scrub(text[-1].strip() if text else type(error).__name__, url)
+def _reason(error: Exception, url: str) -> str:
+    """libpq's reason, without the "connection to server at ... failed:" it wraps it in."""
+    lines = str(error).strip().splitlines()
+    reason = lines[0].rsplit("failed: ", 1)[-1].strip() if lines else type(error).__name__
+    return scrub(reason, url)
 
 
 def _configure(conn) -> None:
+    """Each new connection: pgvector's types (once the extension exists) and the HNSW breadth of a
+    search's dense candidates, set once per connection instead of once per question."""
+    import psycopg
     from pgvector.psycopg import register_vector
 
-    register_vector(conn)
+    from .postgres_index import CANDIDATES, ef_search
+
+    try:
+        register_vector(conn)
+    except psycopg.ProgrammingError:  # no vector type yet: a first build creates it
+        pass
+    conn.execute("SELECT set_config('hnsw.ef_search', %s, false)", (str(ef_search(CANDIDATES)),))
+    conn.commit()
 
 
 class Database:
@@ -84,13 +96,13 @@ class Database:
         try:  # one direct connection first: its error says why (refused, DNS, auth, TLS)
             psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT).close()
         except psycopg.Error as error:
-            raise DatabaseUnreachable(f"cannot reach the database {self.where}: {_first_line(error, url)}") from None
+            raise DatabaseUnreachable(f"cannot reach the database {self.where}: {_reason(error, url)}") from None
         self._pool = ConnectionPool(
             url,
             kwargs={"connect_timeout": CONNECT_TIMEOUT},
             min_size=1,
             max_size=pool_size,
-            configure=_configure_safely,
+            configure=_configure,
             check=ConnectionPool.check_connection,
             timeout=CONNECT_TIMEOUT,
             open=True,
@@ -113,7 +125,7 @@ class Database:
                 yield conn
         except (psycopg.OperationalError, PoolTimeout) as error:
             self._failed()
-            raise DatabaseUnreachable(f"the database {self.where} is unreachable: {_first_line(error, self.url)}") from None
+            raise DatabaseUnreachable(f"the database {self.where} is unreachable: {_reason(error, self.url)}") from None
         self._recovered()
 
     def connect(self):
@@ -123,8 +135,8 @@ class Database:
         try:
             conn = psycopg.connect(self.url, connect_timeout=CONNECT_TIMEOUT, autocommit=True)
         except psycopg.Error as error:
-            raise DatabaseUnreachable(f"cannot reach the database {self.where}: {_first_line(error, self.url)}") from None
-        _configure_safely(conn)
+            raise DatabaseUnreachable(f"cannot reach the database {self.where}: {_reason(error, self.url)}") from None
+        _configure(conn)
         return conn
 
     def close(self) -> None:
@@ -139,13 +151,3 @@ class Database:
         if self._backoff:
             with self._lock:
                 self._backoff, self._retry_at = 0.0, 0.0
-
-
-def _configure_safely(conn) -> None:
-    """register_vector needs the extension; a first build creates it before registering."""
-    import psycopg
-
-    try:
-        _configure(conn)
-    except psycopg.ProgrammingError:  # no vector type yet
-        pass

@@ -43,13 +43,14 @@ from .builder import embedding_text
 from .errors import IndexProblem
 from .index import FORMAT_VERSION, REBUILD, pause_point
 from .lexical import B, K1, tokenize
+from .search import CANDIDATES
 from .postgres_db import Database
 from .settings import Settings
 from .store import StoredChunk
 
 Notify = Callable[[str], None]
 LOCK_CLASS = 0x61736B  # "ask": the advisory lock's first key; the second is the collection's hash
-EF_SEARCH_FACTOR = 2  # HNSW explores this many times the candidates asked for (recall, bench_postgres.py)
+EF_SEARCH_FACTOR = 2  # HNSW explores this many times the candidates asked for (recall: bench_postgres.py)
 HNSW = "m = 16, ef_construction = 64"
 
 _SCHEMA = """
@@ -302,13 +303,11 @@ class PostgresIndex:
         """Read the committed state; False when the collection has no index."""
         with self.db.connection() as conn:
             with conn.transaction():
-                return self._read_state(conn) is not None
+                return _has_schema(conn) and self._read_state(conn) is not None
 
     def _read_state(self, conn) -> tuple[int, float] | None:
         """(chunks, average length) of the committed build; reloads the manifest when a new build
         was committed since the last look."""
-        if not _has_schema(conn):
-            return None
         row = conn.execute(
             "SELECT generation, chunks, total_length FROM askbot_collections WHERE name = %s AND generation > 0",
             (self.collection,),
@@ -377,6 +376,10 @@ class PostgresIndex:
         self.db.close()
 
 
+def ef_search(k: int) -> int:
+    return min(1000, max(40, EF_SEARCH_FACTOR * k))
+
+
 class PostgresView:
     """backend.IndexView over one read-only repeatable-read transaction."""
 
@@ -388,7 +391,8 @@ class PostgresView:
         self._df: dict[str, int] = {}
 
     def nearest(self, query: np.ndarray, k: int) -> np.ndarray:
-        self._conn.execute("SELECT set_config('hnsw.ef_search', %s, true)", (str(min(1000, max(40, EF_SEARCH_FACTOR * k))),))
+        if k > CANDIDATES:  # wider than the connection's setting (postgres_db._configure)
+            self._conn.execute("SELECT set_config('hnsw.ef_search', %s, true)", (str(ef_search(k)),))
         rows = self._conn.execute(
             "SELECT id FROM askbot_chunks WHERE collection = %s ORDER BY embedding <#> %s LIMIT %s",
             (self._collection, np.asarray(query, dtype=np.float32), k),

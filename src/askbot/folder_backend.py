@@ -9,6 +9,7 @@ source order.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -21,7 +22,7 @@ from .buildlock import build_lock
 from .errors import AskbotError
 from .builder import BuildReport
 from .embedding import ModelRef
-from .index import REBUILD, BuildPlan, Index, current_build, load_index, read_manifest, remove_leftovers, verify_files, write_index
+from .index import REBUILD, BuildPlan, Index, current_build, hold_current_build, load_index, read_manifest, remove_leftovers, verify_files, write_index
 from .settings import Settings
 from .store import StoredChunk
 
@@ -36,13 +37,18 @@ class FolderBackend:
         self._notify = notify
 
     def load(self, check_model: Callable[[dict], None] | None) -> Index | None:
-        build = current_build(self.settings.index_dir)
-        if build is None:
+        held = hold_current_build(self.settings.index_dir)
+        if held is None:
             return None
-        manifest = read_manifest(build)
-        if check_model is not None:
-            check_model(manifest)
-        return load_index(build, manifest)
+        build, reader_fd = held
+        try:
+            manifest = read_manifest(build)
+            if check_model is not None:
+                check_model(manifest)
+            return load_index(build, manifest)  # open files and maps: the build may go once loaded
+        finally:
+            if reader_fd >= 0:
+                os.close(reader_fd)
 
     def current(self) -> str | None:
         build = current_build(self.settings.index_dir)

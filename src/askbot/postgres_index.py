@@ -473,3 +473,21 @@ class PostgresView:
 def _array(vector) -> np.ndarray:
     """pgvector's binary loader gives a Vector; search wants float32 numpy."""
     return vector.to_numpy() if hasattr(vector, "to_numpy") else np.asarray(vector, dtype=np.float32)
+
+
+def drop_collection(settings: Settings) -> None:
+    """Remove a collection's index from the database (eval's temporary collections)."""
+    from psycopg import sql
+
+    db = Database(settings.database_url)
+    try:
+        with db.connection() as conn, conn.transaction():
+            if not _has_schema(conn):
+                return
+            for table in ("askbot_chunks", "askbot_sentences"):
+                conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(_partition(table, settings.collection))))
+            for table in ("askbot_postings", "askbot_terms", "askbot_documents"):
+                conn.execute(sql.SQL("DELETE FROM {} WHERE collection = %s").format(sql.Identifier(table)), (settings.collection,))
+            conn.execute("DELETE FROM askbot_collections WHERE name = %s", (settings.collection,))
+    finally:
+        db.close()

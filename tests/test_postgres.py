@@ -7,8 +7,8 @@ to answer, faults named in one line and the password never shown.
 
 from __future__ import annotations
 
+import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -264,3 +264,30 @@ def test_a_lost_database_is_a_clear_error_and_answers_resume_without_restart(pg_
     finally:
         proxy.cut()
         engine.close()
+
+
+def test_feedback_votes_from_several_processes_export_as_one(database_url, cli, monkeypatch, tmp_path):
+    from askbot.answer import Answer, Passage
+    from askbot.feedback import AnswerRecord, FeedbackStore, open_feedback
+
+    passage = Passage(3, "The phone is powered by a Snapdragon 845.", "a.txt", "A", None, 0.9, 0, 41)
+    record = AnswerRecord.of("answer-1", Answer("What chip?", True, "a Snapdragon 845", 0.9, [passage]))
+    shard_a = open_feedback(Settings(database_url=database_url))
+    shard_b = open_feedback(Settings(database_url=database_url))
+    local = FeedbackStore(tmp_path / "feedback.sqlite3")
+    try:
+        for store in (local, shard_a):
+            store.vote(record, 1, "up")
+        for store in (local, shard_b):
+            assert store.vote(record, 2, "up").up == 2
+        assert shard_b.vote(record, 3, "down") == local.vote(record, 3, "down")
+        monkeypatch.setenv("ASKBOT_DATABASE_URL", database_url)
+        exported = [json.loads(line) for line in cli("feedback", "export").stdout.splitlines()]
+        expected = list(local.export())
+    finally:
+        for store in (shard_a, shard_b, local):
+            store.close()
+    for record_ in exported + expected:
+        del record_["asked_at"], record_["last_vote_at"]
+    assert exported == expected and exported[0]["answers"] == ["a Snapdragon 845"]
+    assert exported[0]["votes"] == {"up": 2, "down": 1}

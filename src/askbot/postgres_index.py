@@ -359,11 +359,17 @@ class PostgresIndex:
                 conn.isolation_level = None
 
     def details(self) -> IndexDetails:
+        chunks, sentences = (_partition(t, self.collection) for t in ("askbot_chunks", "askbot_sentences"))
         with self.db.connection() as conn:
-            sizes = conn.execute(
-                "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
-                "WHERE c.relkind IN ('r', 'p') AND c.relname LIKE 'askbot\\_%%'"
+            own = conn.execute("SELECT pg_total_relation_size(%s::regclass) + pg_total_relation_size(%s::regclass)", (chunks, sentences)).fetchone()[0]
+            share = conn.execute(  # the shared lexical tables, by this collection's share of their rows
+                "SELECT (SELECT count(*) FROM askbot_postings WHERE collection = %s)::float8 / greatest(1, (SELECT count(*) FROM askbot_postings))",
+                (self.collection,),
             ).fetchone()[0]
+            lexical = conn.execute(
+                "SELECT pg_total_relation_size('askbot_postings') + pg_total_relation_size('askbot_terms') + pg_total_relation_size('askbot_documents')"
+            ).fetchone()[0]
+            sizes = own + share * lexical
             graph = conn.execute(
                 "SELECT coalesce(sum(pg_relation_size(i.indexrelid)), 0) FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid "
                 "WHERE c.relname = %s AND i.indexrelid::regclass::text LIKE '%%embedding%%'",

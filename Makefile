@@ -6,7 +6,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 Q       ?= What chip powers the OnePlus 6?
 
-.PHONY: ask test index bench bench-scale clean
+.PHONY: ask test index bench bench-scale bench-postgres clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -30,6 +30,10 @@ bench: $(STAMP)
 # The approximate vector index at 1M synthetic text-like vectors (≈ 10 min the first time, ≈ 4 GB of RAM; keeps its data in data/bench).
 bench-scale: $(STAMP)
 	$(BIN)/python benchmarks/bench_scale.py
+
+# The PostgreSQL backend beside the folder backend: 10k chunks (the bench corpus) and 100k text-like chunks (≈ 20 min; starts a pgserver).
+bench-postgres: $(STAMP)
+	$(BIN)/python benchmarks/bench_postgres.py
 
 clean:
 	rm -rf $(VENV) data/bench

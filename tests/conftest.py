@@ -107,3 +107,49 @@ def run_askbot(*args: str, input: str | None = None, cwd: Path | None = None, en
         env=full_env,
         timeout=timeout,
     )
+
+
+# -- PostgreSQL ---------------------------------------------------------------------------------
+
+TEST_DATABASE_URL = os.environ.get("ASKBOT_TEST_DATABASE_URL", "")  # read before _isolated_env clears ASKBOT_*
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory):
+    """A real PostgreSQL with pgvector for the session: ASKBOT_TEST_DATABASE_URL, or a pgserver
+    started in a temporary folder and removed at the end. pgserver missing is a failure, not a skip."""
+    if TEST_DATABASE_URL:
+        yield TEST_DATABASE_URL
+        return
+    import tempfile
+
+    import pgserver
+
+    folder = Path(tempfile.mkdtemp(prefix="askbot-test-pg-"))
+    folder.chmod(0o755)  # run as root, pgserver runs the server as its own user
+    server = pgserver.get_server(folder, cleanup_mode="delete")
+    try:
+        yield server.get_uri()
+    finally:
+        server.cleanup()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def database_url(postgres_url):
+    """A new, empty database on the session's server: each test its own."""
+    import uuid
+
+    import psycopg
+
+    name = f"askbot_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return with_database(postgres_url, name)
+
+
+def with_database(url: str, name: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))

@@ -179,22 +179,24 @@ def test_only_the_changed_document_is_embedded(docs_copy, tmp_path, monkeypatch)
 
 def test_an_unchanged_docs_folder_is_not_read_again_to_tell_it_is_current(docs_copy, tmp_path, monkeypatch):
     from askbot import builder, stamps
-    from askbot.engine import Engine, is_stale
+    from askbot.engine import Engine
+    from askbot.folder_backend import FolderBackend
     from askbot.settings import Settings
 
     monkeypatch.setattr(stamps, "RACY_NS", 0)
     settings = Settings(docs_dir=docs_copy, index_dir=tmp_path / "index")
     engine = Engine.open(settings, notify=lambda _: None)
     index = engine._index
-    assert not is_stale(settings, index)  # read and hashed, then remembered
+    is_stale = FolderBackend(settings, lambda _: None).is_stale
+    assert not is_stale(index)  # read and hashed, then remembered
     scans = []
     real = builder.scan_docs
     monkeypatch.setattr(builder, "scan_docs", lambda *a: scans.append(1) or real(*a))
-    assert not is_stale(settings, index) and scans == []
+    assert not is_stale(index) and scans == []
     article = next(docs_copy.glob("*.txt"))
     text = article.read_text(encoding="utf-8")
     article.write_text(text.replace("Snapdragon 845", "Snapdragon 855"), encoding="utf-8")  # same size
-    assert is_stale(settings, index) and scans == [1]
+    assert is_stale(index) and scans == [1]
     engine.close()
 
 

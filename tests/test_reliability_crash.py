@@ -54,6 +54,7 @@ def _wait_for_pause(build: subprocess.Popen, point: str) -> None:
 def _leftovers(index) -> set[str]:
     serving = (index / POINTER).read_text().strip()
     remembered = {".verified-docs.json", f".verified-{serving}.json"}  # passed checks (stamps.py), not leftovers
+    remembered.add(f".readers-{serving}.lock")  # what readers of the serving build lock (index.hold_current_build)
     return {p.name for p in index.iterdir()} - {POINTER, serving, "build.lock", ENCODERS, *remembered}
 
 

@@ -28,7 +28,8 @@ from dataclasses import asdict, dataclass
 
 from .chunking import PARAGRAPH_BREAK
 from .cues import answer_pattern, holds_new, names_and_numbers
-from .lexical import LexicalIndex, tokenize
+from .backend import IndexView
+from .lexical import tokenize
 from .search import Hit
 from .store import StoredChunk
 
@@ -99,13 +100,13 @@ def select_answer(
     query_tokens: Sequence[str],
     hits: Sequence[Hit],
     chunks: Sequence[StoredChunk],
-    lexical: LexicalIndex,
+    index: IndexView,
     min_confidence: float,
 ) -> Answer:
     passages = [_passage(h, c) for h, c in zip(hits, chunks)]
     if not passages:
         return Answer(question, False, None, 0.0, [])
-    weights = {t: lexical.idf(t) for t in set(query_tokens)}
+    weights = {t: index.idf(t) for t in set(query_tokens)}
     candidates = _score_sentences(question, hits[:SELECT_FROM], chunks[:SELECT_FROM], weights)
     best = max(candidates, key=lambda s: s.score)
     chunk = chunks[best.passage_rank]

@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from . import documents as docs_mod
-from . import onnx_encoder, vectors
-from .buildlock import build_lock
+from . import onnx_encoder
+from .backend import Changes, IndexBackend, SearchIndex
 from .chunking import Chunk, ChunkingParams, chunk_document
 from .embedding import Embedder, ModelRef
-from .errors import AskbotError, UsageError
-from .index import FORMAT_VERSION, BuildPlan, Index, pause_point, remove_leftovers, write_index
+from .errors import UsageError
+from .index import FORMAT_VERSION, pause_point
 from .lexical import tokenize
 from .settings import Settings
 from .store import StoredChunk
@@ -74,21 +74,23 @@ def build(
     settings: Settings,
     model: ModelRef,
     get_embedder: Callable[[], Embedder],
-    previous: Index | None,
+    backend: IndexBackend,
+    previous: SearchIndex | None,
     warn: Notify,
     files: list[docs_mod.SourceFile] | None = None,
 ) -> BuildReport:
-    """One build at a time per index folder; what an earlier, killed build left is cleared first."""
-    with build_lock(settings.index_dir, warn):
-        remove_leftovers(settings.index_dir)
-        return _build(settings, model, get_embedder, previous, warn, files)
+    """One build at a time per collection (the backend's lock); it commits all or nothing."""
+    with backend.build_lock():
+        previous = backend.previous_for_build(previous)
+        return _build(settings, model, get_embedder, backend, previous, warn, files)
 
 
 def _build(
     settings: Settings,
     model: ModelRef,
     get_embedder: Callable[[], Embedder],
-    previous: Index | None,
+    backend: IndexBackend,
+    previous: SearchIndex | None,
     warn: Notify,
     files: list[docs_mod.SourceFile] | None,
 ) -> BuildReport:
@@ -106,25 +108,33 @@ def _build(
     loaded_sources = {d.source for d in loaded}
     kept = loaded_sources | {f.source for f in unchanged}
     skipped = {f.source: f.sha256 for f in files if f.source not in kept}
-    fresh_chunks, fresh_vectors, fresh_sentences, dim = _embed(loaded, params, get_embedder, previous)
-    plan = _assemble(previous, unchanged, loaded, fresh_chunks, fresh_vectors, fresh_sentences, dim)
+    dim_before = previous.manifest["model"]["dimension"] if previous is not None else 0
+    fresh_chunks, fresh_vectors, fresh_sentences, dim = _embed(loaded, params, get_embedder, dim_before)
     encoder = onnx_encoder.ensure(settings.index_dir, model.sha256, lambda: get_embedder().network)
-    plan.manifest.update(
-        format_version=FORMAT_VERSION,
-        model={"name": model.name, "sha256": model.sha256, "dimension": dim, "spec": settings.model},
-        encoder=encoder.to_dict(),
-        vectors=vectors.choose(len(plan.chunks), settings.ann_threshold).to_dict(),
-        chunking=_params_record(params),
-        built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        chunks=len(plan.chunks),
-        skipped=skipped,
+    kept_docs = [(d.source, d.title, d.date, d.sha256) for d in loaded]
+    kept_docs += [(f.source, old_docs[f.source]["title"], old_docs[f.source]["date"], f.sha256) for f in unchanged]
+    changes = Changes(
+        documents=sorted(kept_docs),
+        fresh=fresh_chunks,
+        fresh_vectors=fresh_vectors,
+        fresh_sentences=fresh_sentences,
+        removed=set(previous.manifest["documents"]) - {f.source for f in unchanged} if previous is not None else set(),
+        dim=dim,
+        manifest=dict(
+            format_version=FORMAT_VERSION,
+            model={"name": model.name, "sha256": model.sha256, "dimension": dim, "spec": settings.model},
+            encoder=encoder.to_dict(),
+            chunking=_params_record(params),
+            built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            skipped=skipped,
+        ),
     )
-    write_index(settings.index_dir, plan)
+    chunks = backend.write(changes, previous)
     added = len(loaded_sources - old_docs.keys())
     changed = len(loaded_sources & old_docs.keys())
     removed = len(old_docs.keys() - kept)
     elapsed = time.perf_counter() - started
-    return BuildReport(added, changed, removed, len(unchanged), len(plan.chunks), elapsed, True, len(fresh_vectors))
+    return BuildReport(added, changed, removed, len(unchanged), chunks, elapsed, True, len(fresh_vectors))
 
 
 def up_to_date(settings: Settings, model: ModelRef, manifest: dict, files: list[docs_mod.SourceFile]) -> bool:
@@ -132,6 +142,14 @@ def up_to_date(settings: Settings, model: ModelRef, manifest: dict, files: list[
     so a no-change `askbot index build` never loads the index."""
     diff = _diff(files, manifest, model, chunking_params(settings))
     return diff.nothing_changed and encoder_current(settings, manifest)
+
+
+def indexed_differently(settings: Settings, manifest: dict) -> bool:
+    """True when the docs folder's files (by SHA-256) are not what the manifest was built from."""
+    files = scan_docs(settings, lambda _: None)
+    indexed = {s: d["sha256"] for s, d in manifest["documents"].items()}
+    indexed.update(manifest.get("skipped", {}))
+    return {f.source: f.sha256 for f in files} != indexed
 
 
 def encoder_current(settings: Settings, manifest: dict) -> bool:
@@ -165,12 +183,11 @@ def _diff(files, manifest: dict | None, model: ModelRef, params: ChunkingParams)
     return _Diff(old_docs, unchanged, to_load, nothing)
 
 
-def _embed(loaded, params, get_embedder, previous):
+def _embed(loaded, params, get_embedder, dim_before: int):
     """Chunk the loaded documents and embed each sentence of each chunk; a chunk's vector is
     pooled from its sentences' vectors."""
     if not loaded:
-        dim = previous.embeddings.shape[1]
-        return {}, np.zeros((0, dim), np.float32), np.zeros((0, dim), np.float32), dim
+        return {}, np.zeros((0, dim_before), np.float32), np.zeros((0, dim_before), np.float32), dim_before
     embedder = get_embedder()
     fresh_chunks: dict[str, list[StoredChunk]] = {}
     for doc in loaded:
@@ -234,47 +251,3 @@ def _reusable_documents(m: dict | None, model: ModelRef, params: ChunkingParams)
     same_chunking = m.get("chunking") == _params_record(params)
     same_model = m.get("model", {}).get("name") == model.name and m["model"].get("sha256") == model.sha256
     return m["documents"] if same_chunking and same_model else {}
-
-
-def _assemble(previous, unchanged, loaded, fresh_chunks, fresh_vectors, fresh_sentences, dim) -> BuildPlan:
-    """Order documents by source; copy unchanged ones from the previous build."""
-    entries = []  # (source, title, date, url, sha256, chunks, chunk vectors, sentence vectors)
-    offset = sentence_offset = 0
-    for doc in loaded:
-        cs = fresh_chunks[doc.source]
-        n_sentences = sum(len(c.sentences) for c in cs)
-        vecs = fresh_vectors[offset : offset + len(cs)]
-        sentence_vecs = fresh_sentences[sentence_offset : sentence_offset + n_sentences]
-        entries.append((doc.source, doc.title, doc.date, doc.url, doc.sha256, cs, vecs, sentence_vecs))
-        offset += len(cs)
-        sentence_offset += n_sentences
-    for f in unchanged:
-        info = previous.manifest["documents"][f.source]
-        first, count = info["chunks"]
-        cs = previous.store.get(list(range(first, first + count)))
-        vecs = np.asarray(previous.embeddings[first : first + count])
-        url = cs[0].url if cs else None
-        entries.append((f.source, info["title"], info["date"], url, f.sha256, cs, vecs, previous.sentence_rows(first, first + count)))
-    entries.sort(key=lambda e: e[0])
-
-    chunks: list[StoredChunk] = []
-    manifest_docs: dict[str, dict] = {}
-    for source, title, date, url, sha, cs, *_ in entries:
-        manifest_docs[source] = {"sha256": sha, "title": title, "date": date, "chunks": [len(chunks), len(cs)]}
-        for c in cs:
-            chunks.append(replace(c, id=len(chunks), source=source, title=title, date=date, url=url))
-    if not chunks:
-        raise AskbotError("the documents produced no text to index")
-    return BuildPlan(
-        manifest={"documents": manifest_docs},
-        chunks=chunks,
-        documents=[(s, t, d, u) for s, t, d, u, *_ in entries],
-        embeddings=_stack([e[6] for e in entries], dim),
-        sentence_embeddings=_stack([e[7] for e in entries], dim),
-        sentence_offsets=np.concatenate([[0], np.cumsum([len(c.sentences) for c in chunks])]).astype(np.int64),
-        lexical_texts=[embedding_text(c.title, c.text, c.section) for c in chunks],
-    )
-
-
-def _stack(parts: list[np.ndarray], dim: int) -> np.ndarray:
-    return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32).reshape(-1, dim)

@@ -247,7 +247,7 @@ def feedback_export(data: Path | None, output: Path | None) -> None:
     """
     from .feedback import open_existing
 
-    store = open_existing(_settings(data_dir=data).data_dir)
+    store = open_existing(_settings(data_dir=data))
     try:
         lines = [json.dumps(record, ensure_ascii=False) + "\n" for record in store.export()]
     finally:

@@ -11,7 +11,6 @@ questions keep being answered from the old index until the new one is ready.
 
 from __future__ import annotations
 
-import hashlib
 import sys
 import threading
 import time
@@ -21,14 +20,15 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from . import builder, onnx_encoder, stamps
+from . import builder, onnx_encoder
 from .answer import SELECT_FROM, Answer, select_answer
+from .backend import IndexBackend, SearchIndex, open_backend
 from .builder import BuildReport
-from .buildlock import BuildLocked, build_lock
+from .buildlock import BuildLocked
 from .conversation import Conversation
 from .embedding import Embedder, ModelRef, load_embedder, model_name, resolve_model
 from .errors import IndexProblem, UsageError
-from .index import REBUILD, Index, current_build, load_index, read_manifest, remove_leftovers, verify_files
+from .index import REBUILD
 from .lexical import tokenize
 from .search import hybrid_search
 from .settings import Settings
@@ -46,7 +46,7 @@ def _stderr(message: str) -> None:
 
 @dataclass(frozen=True)
 class IndexInfo:
-    path: str
+    path: str  # the build folder, or the database (never its password) and collection
     documents: int
     chunks: int
     model: str
@@ -56,13 +56,16 @@ class IndexInfo:
     skipped: int
     query_encoder: str  # "onnx" or "sentence-transformers" (with the reason)
     vector_index: str  # flat (exact) or ivf-sq8 (approximate), with its parameters
-    vector_ram_bytes: int  # what the vector index holds in memory; texts stay on disk (SQLite)
+    vector_ram_bytes: int  # what the vector index holds in memory; texts stay on disk (SQLite or the database)
     encoder_size_bytes: int  # the ONNX encoder on disk (shared by every build in the folder)
 
 
 class Engine:
-    def __init__(self, settings: Settings, model: ModelRef | None, index: Index | None, notify: Notify = _stderr):
+    def __init__(
+        self, settings: Settings, model: ModelRef | None, backend: IndexBackend, index: SearchIndex | None, notify: Notify = _stderr
+    ):
         self.settings = settings
+        self._backend = backend
         self._model_ref = model
         self._index = index
         self._notify = notify
@@ -70,7 +73,7 @@ class Engine:
         self._embedder_lock = threading.Lock()
         self._model_lock = threading.Lock()
         self._build_lock = threading.Lock()
-        self._encoder: tuple[Index, Encode] | None = None
+        self._encoder: tuple[SearchIndex, Encode] | None = None
 
     # -- opening -----------------------------------------------------------------------------
 
@@ -78,13 +81,15 @@ class Engine:
     def open(cls, settings: Settings | None = None, *, auto_build: bool = True, notify: Notify = _stderr) -> "Engine":
         """Load the index; build it first when it is missing or the documents changed."""
         settings = settings or Settings.from_env()
-        engine = cls(settings, None, _load_current(settings, None), notify)
+        backend = open_backend(settings, notify)
+        engine = cls(settings, None, backend, _load_current(settings, backend, None), notify)
+        auto_build = auto_build and backend.builds_on_open
         if engine._index is None:
             if not auto_build:
-                raise IndexProblem(f"no index in {settings.index_dir}: {REBUILD}")
+                raise IndexProblem(backend.missing())
             notify(f"no index yet: building it from {settings.docs_dir}")
             notify(engine.rebuild().summary())
-        elif auto_build and is_stale(settings, engine._index):
+        elif auto_build and backend.is_stale(engine._index):
             notify(f"documents in {settings.docs_dir} changed: updating the index")
             try:
                 notify(engine.rebuild().summary())
@@ -120,12 +125,13 @@ class Engine:
         index = self._index  # one snapshot for the whole batch, even if a rebuild swaps it
         vectors = self._query_encoder(index)(cleaned)
         answers = []
-        for question, vector in zip(cleaned, vectors):
-            tokens = tokenize([question])[0]
-            hits = hybrid_search(index, vector, tokens, max(k, SELECT_FROM), settings.dense_weight)
-            chunks = index.store.get([h.chunk_id for h in hits])
-            answer = select_answer(question, tokens, hits, chunks, index.lexical, settings.min_confidence)
-            answers.append(_trim(answer, k))
+        with index.reading() as view:  # one consistent state of the index for the batch
+            for question, vector in zip(cleaned, vectors):
+                tokens = tokenize([question])[0]
+                hits = hybrid_search(view, vector, tokens, max(k, SELECT_FROM), settings.dense_weight)
+                chunks = view.chunks([h.chunk_id for h in hits])
+                answer = select_answer(question, tokens, hits, chunks, view, settings.min_confidence)
+                answers.append(_trim(answer, k))
         return answers
 
     def encode(self, questions: Sequence[str]) -> np.ndarray:
@@ -147,9 +153,9 @@ class Engine:
         """Bring the index up to date with the docs folder and start answering from it."""
         with self._build_lock:
             model = self._model()
-            report = builder.build(self.settings, model, self._get_embedder, self._index, self._notify)
+            report = builder.build(self.settings, model, self._get_embedder, self._backend, self._index, self._notify)
             if report.wrote:
-                self._swap(_load_current(self.settings, model))
+                self._swap(_load_current(self.settings, self._backend, model))
             return report
 
     def reload_if_changed(self) -> bool:
@@ -160,42 +166,42 @@ class Engine:
         if not self._build_lock.acquire(blocking=False):
             return False
         try:
-            build = current_build(self.settings.index_dir)
-            if build is None or build == self._index.path:
+            build = self._backend.current()
+            if build is None or build == self._index.identity:
                 return False
-            self._swap(_load_current(self.settings, self._model_ref))
+            self._swap(_load_current(self.settings, self._backend, self._model_ref))
             return True
         finally:
             self._build_lock.release()
 
     def info(self) -> IndexInfo:
         m = self._index.manifest
-        size = sum(p.stat().st_size for p in self._index.path.rglob("*") if p.is_file())
+        details = self._index.details()
         record = onnx_encoder.EncoderRecord.from_dict(m.get("encoder"))
-        encoder_bytes = onnx_encoder.folder_bytes(self._index.path.parent, record)
+        encoder_bytes = onnx_encoder.folder_bytes(self._index.encoder_dir, record)
         if self._onnx_encoder(self._index) is not None:
             encoder = f"onnx (onnxruntime, fp32; cosine {record.cosine} against sentence-transformers)"
         else:
             encoder = f"sentence-transformers ({record.reason or 'the ONNX encoder is missing or changed'})"
         return IndexInfo(
-            path=str(self._index.path),
+            path=details.location,
             documents=len(m["documents"]),
             chunks=self._index.size,
             model=m["model"]["name"],
             dimension=m["model"]["dimension"],
             built_at=m["built_at"],
-            size_bytes=size,
+            size_bytes=details.size_bytes,
             skipped=len(m.get("skipped", {})),
             query_encoder=encoder,
-            vector_index=self._index.vectors.spec.describe(),
-            vector_ram_bytes=self._index.vectors.ram_bytes(),
+            vector_index=details.vector_index,
+            vector_ram_bytes=details.vector_ram_bytes,
             encoder_size_bytes=encoder_bytes,
         )
 
     def close(self) -> None:
         self._index.close()
 
-    def _swap(self, index: Index) -> None:
+    def _swap(self, index: SearchIndex) -> None:
         # The old index is not closed here: a question in another thread may still be reading
         # it. Its last reference going away closes it.
         self._index = index
@@ -214,7 +220,7 @@ class Engine:
                 self._model_ref = resolve_model(self.settings.model)
             return self._model_ref
 
-    def _query_encoder(self, index: Index) -> Encode:
+    def _query_encoder(self, index: SearchIndex) -> Encode:
         """ONNX when the index has a verified export, sentence-transformers otherwise."""
         cached = self._encoder
         if cached is not None and cached[0] is index:
@@ -231,81 +237,41 @@ class Engine:
         return encode
 
     @staticmethod
-    def _onnx_encoder(index: Index) -> onnx_encoder.OnnxEncoder | None:
+    def _onnx_encoder(index: SearchIndex) -> onnx_encoder.OnnxEncoder | None:
         record = onnx_encoder.EncoderRecord.from_dict(index.manifest.get("encoder"))
-        return onnx_encoder.load(index.path.parent, record)
+        return onnx_encoder.load(index.encoder_dir, record)
 
 
 def build_index(settings: Settings, notify: Notify = _stderr) -> BuildReport:
     """`askbot index build`: incremental when the previous index is usable, full otherwise."""
     started = time.perf_counter()
     model = resolve_model(settings.model)
+    backend = open_backend(settings, notify)
     files = builder.scan_docs(settings, notify)
     try:
-        if (unchanged := _unchanged(settings, model, files, notify)) is not None:
+        if (unchanged := backend.unchanged(model, files)) is not None:
             return replace(unchanged, seconds=time.perf_counter() - started)
-        previous = _load_current(settings, model, check_model=False)
+        previous = _load_current(settings, backend, model, check_model=False)
     except IndexProblem as problem:
         notify(f"{problem}; rebuilding from scratch")
         previous = None
     try:
-        return builder.build(settings, model, lambda: load_embedder(model), previous, notify, files)
+        return builder.build(settings, model, lambda: load_embedder(model), backend, previous, notify, files)
     finally:
         if previous is not None:
             previous.close()
 
 
-def _unchanged(settings: Settings, model: ModelRef, files: list, notify: Notify) -> BuildReport | None:
-    """The no-change report, decided from the checked manifest and files without loading the
-    index (no FAISS, BM25 or model); None when something needs building."""
-    with build_lock(settings.index_dir, notify):
-        remove_leftovers(settings.index_dir)
-        build = current_build(settings.index_dir)
-        if build is None:
-            return None
-        manifest = read_manifest(build)
-        verify_files(build, manifest)
-        if not builder.up_to_date(settings, model, manifest, files):
-            return None
-        return BuildReport(0, 0, 0, len(manifest["documents"]), manifest["chunks"], 0.0, False)
-
-
-def is_stale(settings: Settings, index: Index) -> bool:
-    """True when the docs folder no longer matches what the index was built from.
-
-    Every cold `ask` asks this; an answer of "no" is remembered by the files' stat (stamps.py),
-    so an unchanged folder is listed, not read and hashed again.
-    """
-    paths = builder.doc_paths(settings)
-    record = settings.index_dir / ".verified-docs.json"
-    listed = "\n".join([index.path.name, str(settings.docs_dir.resolve()), *map(str, paths)])
-    key = hashlib.sha256(listed.encode("utf-8", "surrogateescape")).hexdigest()
-    try:
-        current = stamps.stamp(paths)
-    except OSError:  # a file vanished while listing: the full scan decides
-        current = None
-    if current is not None and stamps.remembered(record, key, current):
-        return False
-    files = builder.scan_docs(settings, lambda _: None)
-    indexed = {s: d["sha256"] for s, d in index.manifest["documents"].items()}
-    indexed.update(index.manifest.get("skipped", {}))
-    stale = {f.source: f.sha256 for f in files} != indexed
-    if not stale and current is not None:
-        stamps.remember(record, key, current)
-    return stale
-
-
-def _load_current(settings: Settings, model: ModelRef | None, check_model: bool = True) -> Index | None:
+def _load_current(settings: Settings, backend: IndexBackend, model: ModelRef | None, check_model: bool = True) -> SearchIndex | None:
     """The index in use. The model check compares ASKBOT_MODEL with what the build recorded,
     without hashing the weights; `model` (hashed) is only needed for indexes that lack the record."""
-    build = current_build(settings.index_dir)
-    if build is None:
-        return None
-    manifest = read_manifest(build)
-    built = manifest.get("model", {})
-    if check_model and (built.get("spec"), built.get("name")) != (settings.model, model_name(settings.model)):
-        _check_model(manifest, model or resolve_model(settings.model))
-    return load_index(build, manifest)
+
+    def check(manifest: dict) -> None:
+        built = manifest.get("model", {})
+        if (built.get("spec"), built.get("name")) != (settings.model, model_name(settings.model)):
+            _check_model(manifest, model or resolve_model(settings.model))
+
+    return backend.load(check if check_model else None)
 
 
 def _printable(text: str) -> str:

@@ -21,12 +21,13 @@ file plus off-topic questions and returns the best values; it never writes them 
 from __future__ import annotations
 
 import json
+import secrets
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -491,6 +492,11 @@ def evaluation_engine(settings, fresh: bool, notify: Callable[[str], None]) -> I
         if fresh:
             folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="askbot-eval-"))
             settings = settings.with_overrides(index_dir=Path(folder))
+            if settings.database_url:  # a collection of its own, removed after: never the user's
+                from .postgres_index import drop_collection
+
+                settings = replace(settings, collection=f"eval-{secrets.token_hex(6)}")
+                stack.callback(drop_collection, settings)
         built = build_index(settings, notify)
         engine = Engine.open(settings, auto_build=False, notify=notify)
         stack.callback(engine.close)

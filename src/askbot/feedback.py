@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 from .answer import Answer
 from .errors import AskbotError, UsageError
@@ -81,6 +81,46 @@ class Tally:
     down: int
 
 
+class Feedback(Protocol):
+    """Where votes go: this SQLite file, or PostgreSQL with ASKBOT_DATABASE_URL (postgres_feedback.py),
+    so every bot process and shard records into one store and one export covers them all."""
+
+    def vote(self, record: AnswerRecord, user_id: int, vote: Vote) -> Tally: ...
+
+    def export(self) -> Iterator[dict]: ...
+
+    def close(self) -> None: ...
+
+
+def open_feedback(settings) -> Feedback:
+    """The deployment's feedback store, created when missing."""
+    if settings.database_url:
+        from .postgres_feedback import PostgresFeedbackStore
+
+        return PostgresFeedbackStore(settings.database_url)
+    return FeedbackStore(settings.data_dir / FILE_NAME)
+
+
+def export_record(row: tuple) -> dict:
+    """One voted answer in the eval question format, from (id, question, answer, answered,
+    confidence, title, passages, asked_at, up, down, last vote)."""
+    id_, question, answer, answered, confidence, title, passages, asked_at, up, down, last = row
+    good = bool(answered) and answer is not None and up > down
+    return {
+        "id": id_,
+        "question": question,
+        "answers": [answer] if good else [],
+        "title": title,
+        "answer": answer,
+        "answered": bool(answered),
+        "confidence": round(confidence, 4),
+        "passages": json.loads(passages) if isinstance(passages, str) else passages,
+        "votes": {"up": up, "down": down},
+        "asked_at": asked_at,
+        "last_vote_at": last,
+    }
+
+
 class FeedbackStore:
     """The votes database. Safe to call from several threads; every write is committed on return."""
 
@@ -130,21 +170,8 @@ class FeedbackStore:
                 "SUM(v.vote = 1), SUM(v.vote = -1), MAX(v.voted_at) "
                 "FROM answers a JOIN votes v ON v.answer_id = a.id GROUP BY a.id ORDER BY MIN(v.voted_at), a.id"
             ).fetchall()
-        for id_, question, answer, answered, confidence, title, passages, asked_at, up, down, last in rows:
-            good = bool(answered) and answer is not None and up > down
-            yield {
-                "id": id_,
-                "question": question,
-                "answers": [answer] if good else [],
-                "title": title,
-                "answer": answer,
-                "answered": bool(answered),
-                "confidence": round(confidence, 4),
-                "passages": json.loads(passages),
-                "votes": {"up": up, "down": down},
-                "asked_at": asked_at,
-                "last_vote_at": last,
-            }
+        for row in rows:
+            yield export_record(row)
 
     def close(self) -> None:
         with self._lock:
@@ -154,9 +181,11 @@ class FeedbackStore:
         return hmac.new(self._key, str(user_id).encode(), hashlib.sha256).hexdigest()
 
 
-def open_existing(data_dir: Path) -> FeedbackStore:
-    """The feedback database in `data_dir`, which must already exist (for export)."""
-    path = data_dir / FILE_NAME
+def open_existing(settings) -> Feedback:
+    """The deployment's feedback store, which must already exist (for export)."""
+    if settings.database_url:
+        return open_feedback(settings)
+    path = settings.data_dir / FILE_NAME
     if not path.is_file():
         raise UsageError(f"no feedback recorded yet: {path} does not exist")
     return FeedbackStore(path)

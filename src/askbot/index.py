@@ -7,6 +7,9 @@ Layout of the index folder:
 A new build is written to a hidden temporary folder, fsynced, renamed into place, and only then
 does CURRENT point at it, so a failed or killed build leaves the previous index serving; what a
 killed build leaves behind is removed by the next one (see buildlock.py for one build at a time).
+A reader holds a shared flock on `.readers-<build>.lock` while it loads a build, and a build that
+a reader holds is not removed, so a reader racing a swap never loses the build it chose. Once
+loaded, an Index reads only open files and memory maps, which outlive their names.
 
 Integrity: the manifest records the SHA-256 of every file in its build and a checksum of itself;
 loading verifies all of them before any file reaches FAISS or numpy, so a truncated or edited
@@ -18,6 +21,8 @@ No pickle anywhere: JSON, .npy (allow_pickle=False), SQLite and FAISS's own form
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import hashlib
 import json
 import os
@@ -26,7 +31,9 @@ import secrets
 import shutil
 import sys
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +41,7 @@ import numpy as np
 
 from . import stamps
 from . import vectors as vectors_mod
+from .backend import CandidateVectors, IndexDetails, LexicalTop
 from .errors import IndexProblem
 from .lexical import LexicalIndex
 from .store import ChunkStore, DocumentRow, StoredChunk, write_store
@@ -65,7 +73,7 @@ class BuildPlan:
 
 
 class Index:
-    """A loaded, read-only index."""
+    """A loaded, read-only build folder: the folder backend's SearchIndex and IndexView."""
 
     def __init__(self, path: Path, manifest: dict):
         self.path = path
@@ -85,16 +93,63 @@ class Index:
         ):
             raise damaged("its parts disagree on the number of chunks")
 
+    # -- backend.SearchIndex ------------------------------------------------------------------
+
+    @property
+    def identity(self) -> str:
+        return self.path.name
+
     @property
     def size(self) -> int:
         return len(self.embeddings)
 
-    def sentence_rows(self, first: int, end: int) -> np.ndarray:
-        """The sentence vectors of chunks first..end-1, in order."""
-        return np.asarray(self.sentence_embeddings[self.sentence_offsets[first] : self.sentence_offsets[end]])
+    @property
+    def encoder_dir(self) -> Path:
+        return self.path.parent
+
+    def reading(self) -> AbstractContextManager["Index"]:
+        return nullcontext(self)  # a build folder never changes once written
+
+    def details(self) -> IndexDetails:
+        size = sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file())
+        return IndexDetails(str(self.path), size, self.vectors.spec.describe(), self.vectors.ram_bytes())
 
     def close(self) -> None:
         self.store.close()
+
+    # -- backend.IndexView -------------------------------------------------------------------
+
+    def nearest(self, query: np.ndarray, k: int) -> np.ndarray:
+        return self.vectors.nearest(query, k)
+
+    def lexical_top(self, tokens: Sequence[str], k: int) -> LexicalTop:
+        bm25 = self.lexical.scores(tokens)
+        top = np.argpartition(-bm25, k - 1)[:k] if k < len(bm25) else np.arange(len(bm25))
+        top = top[bm25[top] > 0]
+        top = top[np.argsort(-bm25[top], kind="stable")]
+        return LexicalTop(top.astype(np.int64), bm25[top], float(bm25.max()) if len(bm25) else 0.0)
+
+    def lexical_scores(self, tokens: Sequence[str], ids: np.ndarray) -> np.ndarray:
+        return self.lexical.scores(tokens)[ids]
+
+    def candidate_vectors(self, ids: np.ndarray) -> CandidateVectors:
+        starts = self.sentence_offsets[ids]
+        counts = self.sentence_offsets[ids + 1] - starts
+        firsts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+        rows = np.repeat(starts - firsts, counts) + np.arange(int(counts.sum()))
+        return CandidateVectors(np.asarray(self.embeddings[ids]), np.asarray(self.sentence_embeddings[rows]), counts)
+
+    def chunks(self, ids: Sequence[int]) -> list[StoredChunk]:
+        return self.store.get(ids)
+
+    def idf(self, token: str) -> float:
+        return self.lexical.idf(token)
+
+    # -- what a folder build copies from its predecessor -------------------------------------
+
+    def sentence_rows(self, first: int, end: int) -> np.ndarray:
+        """The sentence vectors of chunks first..end-1, in order."""
+        return np.asarray(self.sentence_embeddings[self.sentence_offsets[first] : self.sentence_offsets[end]])
 
 
 def current_build(index_dir: Path) -> Path | None:
@@ -109,6 +164,40 @@ def current_build(index_dir: Path) -> Path | None:
     if not _BUILD_NAME.fullmatch(name) or not path.is_dir():
         raise damaged(f"{POINTER} names no build folder")
     return path
+
+
+def reader_lock_path(build: Path) -> Path:
+    """The lock file readers of a build hold shared (outside the build: its files stay exactly
+    those the manifest lists)."""
+    return build.parent / f".readers-{build.name}.lock"
+
+
+def hold_current_build(index_dir: Path) -> tuple[Path, int] | None:
+    """The build CURRENT names, with a shared lock on it that keeps leftover removal away until
+    the returned descriptor is closed (once the build is loaded); None when there is no index yet.
+
+    A build swapped out and removed between reading CURRENT and locking is noticed (its lock file
+    is gone or replaced) and CURRENT is read again.
+    """
+    while True:
+        build = current_build(index_dir)
+        if build is None:
+            return None
+        lock = reader_lock_path(build)
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:  # a read-only index folder: nobody removes builds there either
+            if exc.errno in (errno.EROFS, errno.EACCES):
+                return build, -1
+            raise
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        try:
+            same_file = os.stat(lock).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same_file = False
+        if same_file and build.is_dir():
+            return build, fd
+        os.close(fd)
 
 
 def read_manifest(build: Path) -> dict:
@@ -174,7 +263,8 @@ def pause_point(name: str) -> None:
 
 
 def remove_leftovers(index_dir: Path) -> None:
-    """Remove what killed builds left: temporary folders and builds CURRENT does not name.
+    """Remove what killed builds left and the builds CURRENT no longer names, except those a
+    reader still holds (hold_current_build): the next build removes them.
 
     Call only while holding the build lock, so no build in progress loses its folder.
     """
@@ -185,11 +275,41 @@ def remove_leftovers(index_dir: Path) -> None:
     except IndexProblem:
         serving = None
     for path in index_dir.iterdir():
-        if path.name.startswith(".tmp-build-") or (serving and path.name.startswith("build-") and path != serving):
+        if path.name.startswith(".tmp-build-"):
             shutil.rmtree(path, ignore_errors=True)
-        elif path.name.startswith(".verified-build-") and serving and path != _verified_record(serving):
-            path.unlink(missing_ok=True)
+        elif serving and path.name.startswith("build-") and path != serving:
+            _remove_unread(path)
+    for path in index_dir.iterdir():  # what belonged to builds that are gone
+        build = index_dir / _build_of(path.name)
+        if build.name != path.name and not build.exists():
+            if path.name.startswith(".verified-build-"):
+                path.unlink(missing_ok=True)
+            elif path.name.startswith(".readers-build-"):
+                _remove_unread(build)
     (index_dir / f".{POINTER}.tmp").unlink(missing_ok=True)
+
+
+def _build_of(name: str) -> str:
+    """The build a side file names (.verified-build-X.json, .readers-build-X.lock), else name."""
+    for prefix, suffix in ((".verified-", ".json"), (".readers-", ".lock")):
+        if name.startswith(prefix + "build-") and name.endswith(suffix):
+            return name[len(prefix) : -len(suffix)]
+    return name
+
+
+def _remove_unread(build: Path) -> None:
+    """Remove a build and its readers' lock file, unless a reader holds it."""
+    lock = reader_lock_path(build)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return  # still read: kept until a later build finds it free
+        shutil.rmtree(build, ignore_errors=True)
+        lock.unlink(missing_ok=True)  # while locked: a reader waiting on it sees it gone and re-reads CURRENT
+    finally:
+        os.close(fd)
 
 
 def write_index(index_dir: Path, plan: BuildPlan) -> Path:

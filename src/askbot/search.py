@@ -1,4 +1,5 @@
-"""Hybrid search: dense (FAISS inner product) and lexical (BM25) candidates, fused by weight.
+"""Hybrid search: dense and lexical (BM25) candidates, fused by weight, over any backend's index
+(backend.IndexView: the folder's FAISS and BM25 files, or PostgreSQL).
 
 Rank-only fusion (RRF) throws away how *much* better one passage is; a convex combination of
 the cosine and the max-normalised BM25 score keeps it, and measured better on QA data.
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .index import Index
+from .backend import IndexView
 
 CANDIDATES = 50  # per retriever, before fusion
 
@@ -30,33 +31,27 @@ class Hit:
 
 
 def hybrid_search(
-    index: Index, query_vector: np.ndarray, query_tokens: Sequence[str], k: int, dense_weight: float
+    index: IndexView, query_vector: np.ndarray, query_tokens: Sequence[str], k: int, dense_weight: float
 ) -> list[Hit]:
     query = query_vector.reshape(-1).astype(np.float32)
     pool = min(index.size, max(CANDIDATES, k))
-    dense_ids = index.vectors.nearest(query, pool)
-    bm25 = index.lexical.scores(query_tokens)
-    lexical_ids = np.argpartition(-bm25, pool - 1)[:pool] if pool < len(bm25) else np.arange(len(bm25))
-    candidates = np.union1d(dense_ids[dense_ids >= 0], lexical_ids[bm25[lexical_ids] > 0])
-    sentence_sims, firsts = _sentence_similarities(index, candidates, query)
+    dense_ids = index.nearest(query, pool)
+    lexical = index.lexical_top(query_tokens, pool)
+    candidates = np.union1d(dense_ids[dense_ids >= 0], lexical.ids).astype(np.int64)
+    vectors = index.candidate_vectors(candidates)
+    sentence_sims = vectors.sentences @ query
+    firsts = np.concatenate([[0], np.cumsum(vectors.counts)[:-1]]).astype(np.int64)
     best_sentence = np.maximum.reduceat(sentence_sims, firsts) if len(candidates) else np.zeros(0, np.float32)
-    dense = np.maximum(np.asarray(index.embeddings[candidates]) @ query, best_sentence)
-    best = float(bm25.max()) if len(bm25) else 0.0
-    lexical = bm25[candidates] / best if best > 0 else np.zeros(len(candidates), dtype=np.float32)
-    fused = dense_weight * dense + (1.0 - dense_weight) * lexical
+    dense = np.maximum(vectors.chunks @ query, best_sentence)
+    if lexical.best > 0:
+        bm25 = index.lexical_scores(query_tokens, candidates)
+        lexical_share = bm25 / lexical.best
+    else:
+        lexical_share = np.zeros(len(candidates), dtype=np.float32)
+    fused = dense_weight * dense + (1.0 - dense_weight) * lexical_share
     order = np.argsort(-fused, kind="stable")[:k]
     ends = np.append(firsts[1:], len(sentence_sims))
     return [
-        Hit(int(candidates[i]), float(fused[i]), float(dense[i]), float(lexical[i]), tuple(sentence_sims[firsts[i] : ends[i]].tolist()))
+        Hit(int(candidates[i]), float(fused[i]), float(dense[i]), float(lexical_share[i]), tuple(sentence_sims[firsts[i] : ends[i]].tolist()))
         for i in order
     ]
-
-
-def _sentence_similarities(index: Index, chunk_ids: np.ndarray, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Cosines of the query and every sentence of the given chunks, flat, with where each
-    chunk's run begins (every chunk has at least one sentence)."""
-    starts = index.sentence_offsets[chunk_ids]
-    lengths = index.sentence_offsets[chunk_ids + 1] - starts
-    firsts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-    rows = np.repeat(starts - firsts, lengths) + np.arange(int(lengths.sum()))
-    return np.asarray(index.sentence_embeddings[rows]) @ query, firsts

@@ -112,6 +112,9 @@ class Settings:
     discord_conversation_minutes: float = 10.0  # a conversation is forgotten after this quiet time
     # Past this many chunks the vector index is approximate (IVF), see vectors.py.
     ann_threshold: int = 50_000
+    # The index (and feedback) in PostgreSQL + pgvector instead of index/ (postgres_index.py); a
+    # libpq URL, its password never shown (see redacted_url). Empty: the folder backend.
+    database_url: str = ""
 
     @classmethod
     def from_env(cls, env_file: str | os.PathLike | None = ".env") -> "Settings":
@@ -144,14 +147,17 @@ class Settings:
             discord_conversations=_choice("ASKBOT_DISCORD_CONVERSATIONS", d.discord_conversations, CONVERSATION_MODES),
             discord_conversation_minutes=_float("ASKBOT_DISCORD_CONVERSATION_MINUTES", d.discord_conversation_minutes),
             ann_threshold=_int("ASKBOT_ANN_THRESHOLD", d.ann_threshold),
+            database_url=_database_url("ASKBOT_DATABASE_URL"),
         )
 
     def __repr__(self) -> str:
-        """Like the dataclass repr, but the Discord token is never shown."""
+        """Like the dataclass repr, but the Discord token and the database password are never shown."""
         def show(name: str) -> str:
             value = getattr(self, name)
             if name == "discord_token":
                 return "<hidden>" if value else "<unset>"
+            if name == "database_url":
+                return repr(redacted_url(value))
             return repr(value)
 
         return f"Settings({', '.join(f'{f.name}={show(f.name)}' for f in fields(self))})"
@@ -180,6 +186,19 @@ class Settings:
         """A copy with the given fields replaced; None values are ignored (unset CLI options)."""
         known = {f.name for f in fields(self)}
         return replace(self, **{k: v for k, v in changes.items() if v is not None and k in known})
+
+
+def _database_url(name: str) -> str:
+    raw = _env(name, "")
+    if raw and not raw.startswith(("postgresql://", "postgres://")):
+        raise UsageError(f"{name} must start with postgresql:// or postgres://, got {redacted_url(raw)!r}")
+    return raw
+
+
+def redacted_url(url: str) -> str:
+    """The URL with any password replaced by ***, in the userinfo or as a password= parameter."""
+    url = re.sub(r"^([a-z]+://[^:/@?#]*):[^/?#]*@", r"\1:***@", url)  # greedy: a stray @ in the password
+    return re.sub(r"(?i)([?&]password=)[^&#]*", r"\1***", url)
 
 
 def collection_name(name: str) -> str:

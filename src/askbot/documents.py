@@ -1,7 +1,9 @@
 """Documents: find the files under a docs folder and turn each into text, title and date.
 
-Supported: `.txt`, `.md` (optional YAML front matter with title/date) and `.html`/`.htm`.
-A leading `date YYYY-MM-DD` line (as news exports carry) becomes the document date.
+Supported: `.txt`, `.md` (optional YAML front matter with title/date), `.html`/`.htm`, `.pdf`
+and `.docx` (read by pdf.py and word.py in a bounded worker process, extraction.py). A leading
+`date YYYY-MM-DD` line (as news exports carry) becomes the document date. Headings become
+section paths (sections.py); line-break hyphenation is undone in every format (hyphenation.py).
 Anything unsupported, unreadable, too large, binary or empty is skipped with one warning line.
 
 The folder is treated as untrusted input: symbolic links and special files (FIFOs, devices) are
@@ -23,10 +25,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from .extracted import Extracted, Unreadable
+from .extraction import Extractor, Limits
 from .hyphenation import dehyphenate
 from .sections import Heading, clean_heading, section_label, top_level_breaks
 
-SUPPORTED_SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm"}
+SUPPORTED_SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"}
+EXTRACTED = {".pdf": "pdf", ".docx": "docx"}  # suffix -> reader kind in the extraction worker
 _DATE_PREFIX = re.compile(r"\A\s*date\s+(\d{4}-\d{2}-\d{2})\b[ \t]*\n?", re.IGNORECASE)
 _MD_HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$", re.MULTILINE)
 _MD_FENCE = re.compile(r"^ {0,3}(```|~~~).*?(?:^ {0,3}\1[ \t]*$|\Z)", re.MULTILINE | re.DOTALL)
@@ -46,6 +51,7 @@ MAX_TITLE_CHARS = 300  # longer than any real title; a <title> holding a whole p
 BINARY_SHARE = 0.3  # share of undecodable or control characters that marks a file as binary
 
 Warn = Callable[[str], None]
+DEFAULT_LIMITS = Limits(seconds=120.0, memory_mb=1024, max_pdf_pages=2000)  # as Settings' defaults
 
 
 @dataclass(frozen=True)
@@ -187,13 +193,21 @@ def _is_utf8(name: str) -> bool:
     return True
 
 
-def load(file: SourceFile, warn: Warn, max_bytes: int | None = None) -> Document | None:
-    """Parse one scanned file; None (with a warning) when there is nothing to index."""
+def load(
+    file: SourceFile, warn: Warn, max_bytes: int | None = None, extractor: Extractor | None = None
+) -> Document | None:
+    """Parse one scanned file; None (with a warning) when there is nothing to index.
+
+    PDF and DOCX files go to `extractor` (one worker for a whole build); without one, a worker
+    is started for this file alone."""
     try:
         data = read_regular(file.path, max_bytes)
     except SkipFile as skip:
         warn(f"skipped {shown(file.source)}: {skip}")
         return None
+    kind = EXTRACTED.get(file.path.suffix.lower())
+    if kind:
+        return _load_extracted(file, data, kind, warn, extractor)
     raw = _decode(data)
     if _looks_binary(data, raw):
         warn(f"skipped {shown(file.source)}: binary content")
@@ -218,6 +232,33 @@ def load(file: SourceFile, warn: Warn, max_bytes: int | None = None) -> Document
         body_start=body_start,
         sha256=hashlib.sha256(data).hexdigest(),  # of the bytes indexed, even if the file changed since scan
         headings=headings,
+    )
+
+
+def _load_extracted(file: SourceFile, data: bytes, kind: str, warn: Warn, extractor: Extractor | None) -> Document | None:
+    try:
+        if extractor is None:
+            with Extractor(DEFAULT_LIMITS) as own:
+                extracted = own.extract(kind, file.path)
+        else:
+            extracted = extractor.extract(kind, file.path)
+    except Unreadable as why:
+        warn(f"skipped {shown(file.source)}: {why}")
+        return None
+    return _document(file, data, extracted)
+
+
+def _document(file: SourceFile, data: bytes, extracted: Extracted) -> Document | None:
+    text = _CONTROL.sub(" ", extracted.text)
+    return Document(
+        source=file.source,
+        title=_clean(extracted.title) or _title_from_name(file.path),
+        date=extracted.date,
+        text=text,
+        body_start=0,
+        sha256=hashlib.sha256(data).hexdigest(),
+        pages=tuple(extracted.pages),
+        headings=tuple(Heading(o, level, t) for o, level, t in extracted.headings),
     )
 
 

@@ -22,6 +22,7 @@ is (no copy, no vocabulary work) when nothing matches.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import lru_cache
 
 # The second part is looked ahead at, not consumed, so "a-\nb-\nc" mends in one pass.
@@ -33,17 +34,37 @@ _SOFT_HYPHEN = "\u00ad"
 
 def dehyphenate(text: str) -> str:
     """`text` with line-break hyphenation undone (see the module docstring for the rule)."""
+    return dehyphenate_offsets(text, ())[0]
+
+
+def dehyphenate_offsets(text: str, offsets: Sequence[int]) -> tuple[str, list[int]]:
+    """dehyphenate(text), and each of `offsets` (positions in text) moved to the same place in it.
+
+    An offset inside a mended break moves to where the break was."""
     if not _BROKEN.search(text):
-        return text
+        return text, list(offsets)
     words, compounds = _vocabulary(text)
+    edits: list[tuple[int, int, int]] = []  # (start, end) in text, and the length written instead
 
     def mend(match: re.Match) -> str:
         first, hyphen, second = match.group(1), match.group(2), match.group(3)
-        if hyphen == _SOFT_HYPHEN or _joins(first, second, words, compounds):
-            return first
-        return f"{first}-"
+        kept = first if hyphen == _SOFT_HYPHEN or _joins(first, second, words, compounds) else f"{first}-"
+        edits.append((match.start(), match.end(), len(kept)))
+        return kept
 
-    return _BROKEN.sub(mend, text)
+    mended = _BROKEN.sub(mend, text)
+    return mended, [_moved(offset, edits) for offset in offsets]
+
+
+def _moved(offset: int, edits: list[tuple[int, int, int]]) -> int:
+    shift = 0
+    for start, end, written in edits:
+        if offset < start:
+            break
+        if offset < end:
+            return start - shift + min(offset - start, written)
+        shift += end - start - written
+    return offset - shift
 
 
 def _joins(first: str, second: str, words: set[str], compounds: set[str]) -> bool:

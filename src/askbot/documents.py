@@ -22,9 +22,10 @@ import re
 import stat
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from . import webpages
 from .extracted import Extracted, Unreadable
 from .extraction import Extractor, Limits
 from .hyphenation import dehyphenate
@@ -38,6 +39,7 @@ _MD_FENCE = re.compile(r"^ {0,3}(```|~~~).*?(?:^ {0,3}\1[ \t]*$|\Z)", re.MULTILI
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n.*?\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _WORDS = re.compile(r"[^\W_]+")
+_DATE_META = 'meta[name="date"], meta[property="article:published_time"]'
 # C0 controls other than tab/newline/CR, DEL and C1 controls: never text, and unsafe on a terminal.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)[^>]*>")
@@ -205,16 +207,25 @@ def load(
     except SkipFile as skip:
         warn(f"skipped {shown(file.source)}: {skip}")
         return None
+    record = webpages.read_record(file.path)
     kind = EXTRACTED.get(file.path.suffix.lower())
     if kind:
-        return _load_extracted(file, data, kind, warn, extractor)
+        doc = _load_extracted(file, data, kind, warn, extractor)
+    else:
+        doc = _load_text(file, data, warn, record)
+    return replace(doc, url=record.url) if doc is not None and record is not None else doc
+
+
+def _load_text(file: SourceFile, data: bytes, warn: Warn, record: webpages.PageRecord | None) -> Document | None:
     raw = _decode(data)
     if _looks_binary(data, raw):
         warn(f"skipped {shown(file.source)}: binary content")
         return None
     suffix = file.path.suffix.lower()
     headings: tuple[Heading, ...] = ()
-    if suffix in {".html", ".htm"}:
+    if suffix in {".html", ".htm"} and record is not None:
+        title, date, text, body_start, headings = _parse_fetched_html(raw, record.url)
+    elif suffix in {".html", ".htm"}:
         title, date, text, body_start, headings = _parse_html(raw)
     elif suffix in {".md", ".markdown"}:
         title, date, text, body_start, headings = _parse_markdown(dehyphenate(raw))
@@ -331,7 +342,7 @@ def _parse_html(raw: str) -> tuple[str | None, str | None, str, int, tuple[Headi
     tree = LexborHTMLParser(_limit_nesting(raw))
     title_node = tree.css_first("title") or tree.css_first("h1")
     title = _clean(title_node.text(strip=True)) if title_node else None
-    date_node = tree.css_first('meta[name="date"], meta[property="article:published_time"]')
+    date_node = tree.css_first(_DATE_META)
     date = _iso_date(date_node.attributes.get("content")) if date_node else None
     tree.strip_tags(["script", "style", "noscript", "template", "head"])
     body = tree.body or tree.root
@@ -344,6 +355,22 @@ def _parse_html(raw: str) -> tuple[str | None, str | None, str, int, tuple[Headi
     if date is None:
         date, text, start = _split_date(text)
     return title, date, text, start, _html_headings(body, text, start)
+
+
+def _parse_fetched_html(raw: str, url: str) -> tuple[str | None, str | None, str, int, tuple[Heading, ...]]:
+    """A fetched page: its main content only (webpages.main_content), dated as the page says."""
+    content = webpages.main_content(_limit_nesting(raw), url)
+    if content is None:
+        return _parse_html(raw)
+    title, _, text, body_start, headings = _parse_html(content)
+    return title, _declared_date(raw), text, body_start, headings
+
+
+def _declared_date(raw: str) -> str | None:
+    from selectolax.lexbor import LexborHTMLParser
+
+    node = LexborHTMLParser(_limit_nesting(raw)).css_first(_DATE_META)
+    return _iso_date(node.attributes.get("content")) if node else None
 
 
 def _html_headings(body, text: str, start: int) -> tuple[Heading, ...]:

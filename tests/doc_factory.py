@@ -1,4 +1,5 @@
-"""Test and benchmark documents made on the spot: PDFs (fpdf2) and DOCX files (python-docx).
+"""Test and benchmark documents made on the spot: PDFs (fpdf2), DOCX files (python-docx) and web
+pages, with a small HTTP server on 127.0.0.1 to fetch pages from.
 
 A document is a list of sections, each a heading and its paragraphs. PDFs get a running header
 and a page number on every page, optionally two columns, metadata, a table or a password; the
@@ -8,13 +9,20 @@ seed article is available as sections (its first line the title, date line dropp
 from __future__ import annotations
 
 import datetime
-from collections.abc import Sequence
+import re
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 SEED = Path(__file__).resolve().parents[1] / "docs" / "OnePlus-eyes-US-carriers-after-Huawei-deal-falls-through.txt"
 SEED_TITLE = "OnePlus eyes US carriers after Huawei deal falls through"
 HEADER = "Askbot Test Manual"
+NAV = '<nav><a href="/docs/">Home</a> <a href="/docs/install.html">Install</a> <a href="/docs/usage.html">Usage</a></nav>'
+COOKIES = '<div class="cookie-banner">We use cookies. Accept all cookies to continue browsing.</div>'
+FOOTER = "<footer>Copyright 2026 Example docs team. Privacy policy. Terms of service.</footer>"
 _LATIN1 = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-", "…": "..."})
 
 
@@ -25,12 +33,50 @@ class Section:
     table: Sequence[Sequence[str]] = field(default=())  # rows of cells, the first row the header
 
 
+def seed_paragraphs() -> list[str]:
+    """The seed article's paragraphs, without its leading date."""
+    text = re.sub(r"\A\s*date \d{4}-\d{2}-\d{2}\s*", "", SEED.read_text(encoding="utf-8"))
+    return [" ".join(p.split()) for p in text.split("\n\n") if p.strip()]
+
+
 def seed_sections() -> list[Section]:
-    """The seed article: its body as one headless section of paragraphs."""
-    text = SEED.read_text(encoding="utf-8").split("\n", 1)[1] if SEED.read_text().startswith("date") else SEED.read_text()
-    first, _, rest = SEED.read_text(encoding="utf-8").partition("\n")
-    paragraphs = [p.strip() for p in rest.split("\n\n") if p.strip()]
-    return [Section(None, [first.removeprefix("date 2018-01-12").strip(), *paragraphs])] if text else []
+    """The seed article as one headless section."""
+    return [Section(None, seed_paragraphs())]
+
+
+def page_html(title: str, body: str, links: str = "") -> bytes:
+    """A documentation page the way sites serve them: a cookie banner, navigation, the article, a footer."""
+    return (
+        f"<html><head><title>{title}</title></head><body>{COOKIES}{NAV}<main><article><h1>{title}</h1>{body}"
+        f"</article></main>{links}{FOOTER}</body></html>"
+    ).encode()
+
+
+def seed_html() -> bytes:
+    return page_html(SEED_TITLE, "".join(f"<p>{p}</p>" for p in seed_paragraphs()))
+
+
+@contextmanager
+def serve(answer: Callable[[BaseHTTPRequestHandler], None]) -> Iterator[str]:
+    """An HTTP server on 127.0.0.1 answering each GET with `answer`; yields its base URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            try:
+                answer(self)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up (a timeout test): expected
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def make_pdf(

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -16,27 +15,11 @@ import pytest
 from askbot import fetch
 from askbot.documents import SourceFile, load
 from askbot.webpages import read_record
-from doc_factory import SEED, Section, make_pdf, prose
+from doc_factory import Section, make_pdf, page_html, prose, seed_html, serve
 
-NAV = '<nav><a href="/docs/">Home</a> <a href="/docs/install.html">Install</a> <a href="/docs/usage.html">Usage</a></nav>'
-COOKIES = '<div class="cookie-banner">We use cookies. Accept all cookies to continue browsing.</div>'
-FOOTER = "<footer>Copyright 2026 Example docs team. Privacy policy. Terms of service.</footer>"
 BIG = 300_000
 LIMIT = 200_000
-
-
-def page(title: str, body: str, links: str = "") -> bytes:
-    return (
-        f"<html><head><title>{title}</title></head><body>{COOKIES}{NAV}<main><article><h1>{title}</h1>{body}"
-        f"</article></main>{links}{FOOTER}</body></html>"
-    ).encode()
-
-
-def seed_page() -> bytes:
-    date, _, text = SEED.read_text(encoding="utf-8").partition("\n")
-    first = date.removeprefix("date 2018-01-12").strip()
-    paragraphs = "".join(f"<p>{p.strip()}</p>" for p in [first, *text.split("\n\n")] if p.strip())
-    return page("OnePlus eyes US carriers after Huawei deal falls through", paragraphs)
+page = page_html
 
 
 class Site:
@@ -57,7 +40,7 @@ class Site:
             "/docs/": (200, "text/html", page("Example docs", "<p>Welcome to the example documentation.</p>", links)),
             "/docs/install.html": (200, "text/html", page("Install", "<h2>Linux</h2><p>" + prose("install", 4) + "</p>")),
             "/docs/usage.html": (200, "text/html", page("Usage", "<p>" + prose("usage", 4) + "</p>")),
-            "/docs/seed.html": (200, "text/html; charset=utf-8", seed_page()),
+            "/docs/seed.html": (200, "text/html; charset=utf-8", seed_html()),
             "/docs/old.html": (200, "text/html", page("Old", "<p>An old page about the old procedure.</p>")),
             "/docs/orphan.html": (200, "text/html", page("Orphan", "<p>Only the sitemap lists this page.</p>")),
             "/docs/broken.html": (500, "text/html", b"oops"),
@@ -112,23 +95,10 @@ class Site:
 def site(tmp_path_factory):
     pdf = make_pdf(tmp_path_factory.mktemp("pdf") / "manual.pdf", [Section("Manual", [prose("manual", 6)])]).read_bytes()
     state = Site(pdf)
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            try:
-                state.answer(self)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up (the slow page): expected
-
-        def log_message(self, *_: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    state.base = f"http://127.0.0.1:{server.server_address[1]}"
-    state.sitemap(state.base, ["/docs/", "/docs/orphan.html"])
-    yield state
-    server.shutdown()
+    with serve(state.answer) as base:
+        state.base = base
+        state.sitemap(base, ["/docs/", "/docs/orphan.html"])
+        yield state
 
 
 def run(site: Site, docs: Path, **options) -> tuple[fetch.FetchReport, list[str]]:

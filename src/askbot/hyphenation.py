@@ -26,9 +26,10 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 # The second part is looked ahead at, not consumed, so "a-\nb-\nc" mends in one pass.
-_BROKEN = re.compile(r"(\w+)(-|\u00ad)[ \t]*\r?\n[ \t]*(?=(\w+))")
+# A word start and a possessive run keep the search linear on long runs of word characters.
+_BROKEN = re.compile(r"(?<!\w)(\w++)(-|\u00ad)[ \t]*\r?\n[ \t]*(?=(\w+))")
 _WORD = re.compile(r"\w+")
-_COMPOUND = re.compile(r"\b\w+(?:-\w+)+\b")
+_COMPOUND = re.compile(r"(?<!\w)\w++(?:-\w++)+")
 _SOFT_HYPHEN = "\u00ad"
 
 
@@ -81,11 +82,10 @@ def _joins(first: str, second: str, words: set[str], compounds: set[str]) -> boo
 
 
 def _vocabulary(text: str) -> tuple[set[str], set[str]]:
-    """The document's own words and hyphenated compounds, lower-cased (line-end breaks excluded)."""
-    unbroken = re.sub(r"\w+[-\u00ad][ \t]*\r?\n[ \t]*\w+", " ", text)
-    words = {w.lower() for w in _WORD.findall(unbroken)}
-    compounds = {c.lower() for c in _COMPOUND.findall(unbroken)}
-    return words, compounds
+    """The document's words and hyphenated compounds, lower-cased. The halves of a broken word
+    are among the words, which is harmless: only whole joined words and compounds are looked up."""
+    lowered = text.lower()
+    return set(_WORD.findall(lowered)), set(_COMPOUND.findall(lowered))
 
 
 @lru_cache(maxsize=1)

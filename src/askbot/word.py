@@ -70,6 +70,7 @@ def _blocks(document):
     """(heading level or None, text) for each paragraph and table, in order; level 0 is the Title."""
     from docx.table import Table
 
+    style_names = {style.style_id: style.name for style in document.styles}  # python-docx's lookup per paragraph is slow
     for block in document.iter_inner_content():
         if isinstance(block, Table):
             rows = [" | ".join(cell.text.strip() for cell in row.cells) for row in block.rows]
@@ -80,7 +81,7 @@ def _blocks(document):
         text = block.text.strip()
         if not text:
             continue
-        style = block.style.name if block.style is not None else ""
+        style = style_names.get(block._p.style or "", "") or ""  # _p.style: the paragraph's style id
         match = _HEADING_STYLE.fullmatch(style.strip())
         yield (0 if style == "Title" else int(match.group(1)) if match else None), text
 

@@ -210,3 +210,25 @@ def test_docx_zip_bomb_is_skipped(tmp_path):
 def test_a_file_loaded_alone_starts_its_own_worker(tmp_path):
     doc, warnings = read(make_docx(tmp_path / "alone.docx", [INSTALL]), None)
     assert warnings == [] and doc.title == "Installation"
+
+
+def test_assembly_drops_running_lines_and_finds_headings_and_paragraphs():
+    from askbot.pdf import Line, assemble
+
+    def page(number: int) -> list[Line]:
+        return [
+            Line("ACME Handbook", 800, 9),
+            Line(f"Chapter {number}", 760, 16),
+            Line(f"Body line one of page {number} runs on", 740, 11),
+            Line("to the next line.", 727, 11),
+            Line(f"A new paragraph after a gap on page {'one two three'.split()[number - 1]}.", 700, 11),
+            Line(f"Page {number} of 3", 40, 9),
+        ]
+
+    extracted = assemble([page(1), page(2), page(3)], None, None)
+    assert extracted.text.split("\n\n")[:4] == [
+        "Chapter 1", "Body line one of page 1 runs on\nto the next line.", "A new paragraph after a gap on page one.", "Chapter 2",
+    ]
+    assert [extracted.text[o : o + 9] for o in extracted.pages] == ["Chapter 1", "Chapter 2", "Chapter 3"]
+    assert [(extracted.text[o : o + 9], level, h) for o, level, h in extracted.headings][0] == ("Chapter 1", 1, "Chapter 1")
+    assert extracted.title == "Chapter 1" and "ACME" not in extracted.text and "of 3" not in extracted.text

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 import re
-import statistics
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,7 +52,6 @@ class Line:
 def extract_pdf(path: Path, max_pages: int) -> Extracted:
     """The document's text, page starts, headings, title and date; Unreadable says why not."""
     import pypdf
-    from pypdf.errors import PdfReadError
 
     try:
         reader = pypdf.PdfReader(path, strict=False)
@@ -64,20 +62,16 @@ def extract_pdf(path: Path, max_pages: int) -> Extracted:
             raise Unreadable(f"{count:,} pages is over the {max_pages:,}-page limit (ASKBOT_MAX_PDF_PAGES)")
         pages = [_page_lines(page) for page in reader.pages]
         metadata = reader.metadata or {}
-    except Unreadable:
+    except (Unreadable, MemoryError):
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as error:
-        raise Unreadable(f"damaged PDF ({_reason(error)})") from None
-    except Exception as error:  # pypdf raises many kinds on broken files; none may stop a build
-        if isinstance(error, (MemoryError, NotImplementedError)):
-            raise
+    except Exception as error:  # pypdf raises many kinds on broken files (PdfReadError, KeyError...)
         raise Unreadable(f"damaged PDF ({_reason(error)})") from None
     return assemble(pages, _metadata_title(metadata), _metadata_date(metadata))
 
 
 def assemble(pages: list[list[Line]], title: str | None, date: str | None) -> Extracted:
     """Pages of lines to one text with page starts and headings (pure, so it is tested directly)."""
-    pages = _drop_running_lines(pages)
+    pages = _drop_running_lines(pages, _body_size(pages))
     if not any(line.text.strip() for page in pages for line in page):
         raise Unreadable("no text layer: scanned pages are not read")
     body_size = _body_size(pages)
@@ -142,10 +136,11 @@ def _page_lines(page) -> list[Line]:
     return lines
 
 
-def _drop_running_lines(pages: list[list[Line]]) -> list[list[Line]]:
-    """Without page numbers and the header/footer lines most pages repeat."""
+def _drop_running_lines(pages: list[list[Line]], body: float) -> list[list[Line]]:
+    """Without page numbers and the header/footer lines most pages repeat ("Chapter 3" set
+    larger than the body text at the top of a page is a heading, not a running header)."""
     def shape(line: Line) -> str:
-        return re.sub(r"\d+", "#", line.text.casefold())
+        return re.sub(r"\d+", "#", line.text.casefold()) if line.size < HEADING_SCALE * body else f"heading {id(line)}"
 
     counts = Counter(shape(line) for page in pages for line in {id(l): l for l in _edges(page)}.values())
     repeated = {s for s, n in counts.items() if len(pages) >= MIN_PAGES_FOR_RUNNING and n >= len(pages) / 2}
@@ -191,8 +186,10 @@ def _heading(line: Line) -> str | None:
 
 
 def _line_pitch(page: list[Line], body: float) -> float:
-    gaps = [a.y - b.y for a, b in zip(page, page[1:]) if a.y > b.y and _rounded(b.size) == body]
-    return statistics.median(gaps) if gaps else body * 1.2
+    """The usual distance between two lines of body text on the page (its lower quartile: the
+    larger gaps are the paragraph breaks being looked for)."""
+    gaps = sorted(a.y - b.y for a, b in zip(page, page[1:]) if a.y > b.y and _rounded(a.size) == _rounded(b.size) == body)
+    return gaps[len(gaps) // 4] if gaps else body * 1.2
 
 
 def _separator(before: str, previous: Line | None, line: Line, pitch: float, heading: bool) -> str:

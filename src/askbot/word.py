@@ -25,18 +25,15 @@ _HEADING_STYLE = re.compile(r"heading\s*(\d)", re.IGNORECASE)
 def extract_docx(path: Path, max_unpacked: int) -> Extracted:
     _check_package(path, max_unpacked)
     import docx
-    from docx.opc.exceptions import PackageNotFoundError
 
     try:
         document = docx.Document(str(path))
         blocks = list(_blocks(document))
         properties = document.core_properties
         meta_title, created = properties.title, properties.created
-    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError, AttributeError, TypeError) as error:
-        raise Unreadable(f"damaged Word file ({type(error).__name__})") from None
-    except Exception as error:  # lxml and python-docx raise many kinds on broken parts
-        if isinstance(error, MemoryError):
-            raise
+    except MemoryError:
+        raise
+    except Exception as error:  # python-docx and lxml raise many kinds on broken parts (PackageNotFoundError...)
         raise Unreadable(f"damaged Word file ({type(error).__name__})") from None
     parts: list[str] = []
     marks: list[tuple[int, int, str]] = []  # (index in parts, level, heading)

@@ -25,12 +25,15 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 
-# The second part is looked ahead at, not consumed, so "a-\nb-\nc" mends in one pass.
-# A word start and a possessive run keep the search linear on long runs of word characters.
-_BROKEN = re.compile(r"(?<!\w)(\w++)(-|\u00ad)[ \t]*\r?\n[ \t]*(?=(\w+))")
+# A break: a hyphen (or soft hyphen) after a word character, then a line break and a word on the
+# next line. The pattern starts at the hyphen, so text without one is scanned fast; the next word
+# is looked ahead at, not consumed, so "a-\nb-\nc" mends in one pass.
+_BREAK = re.compile(r"([-\u00ad])(?<=\w[-\u00ad])[ \t]*\r?\n[ \t]*(?=(\w+))")
+_WORD_BEFORE = re.compile(r"\w+\Z")
 _WORD = re.compile(r"\w+")
 _COMPOUND = re.compile(r"(?<!\w)\w++(?:-\w++)+")
 _SOFT_HYPHEN = "\u00ad"
+MAX_WORD = 100  # characters of the word before a break that are looked at
 
 
 def dehyphenate(text: str) -> str:
@@ -42,19 +45,22 @@ def dehyphenate_offsets(text: str, offsets: Sequence[int]) -> tuple[str, list[in
     """dehyphenate(text), and each of `offsets` (positions in text) moved to the same place in it.
 
     An offset inside a mended break moves to where the break was."""
-    if not _BROKEN.search(text):
+    breaks = list(_BREAK.finditer(text))
+    if not breaks:
         return text, list(offsets)
     words, compounds = _vocabulary(text)
+    pieces: list[str] = []
     edits: list[tuple[int, int, int]] = []  # (start, end) in text, and the length written instead
-
-    def mend(match: re.Match) -> str:
-        first, hyphen, second = match.group(1), match.group(2), match.group(3)
-        kept = first if hyphen == _SOFT_HYPHEN or _joins(first, second, words, compounds) else f"{first}-"
-        edits.append((match.start(), match.end(), len(kept)))
-        return kept
-
-    mended = _BROKEN.sub(mend, text)
-    return mended, [_moved(offset, edits) for offset in offsets]
+    cursor = 0
+    for match in breaks:
+        first = _WORD_BEFORE.search(text, max(0, match.start() - MAX_WORD), match.start()).group()
+        hyphen, second = match.group(1), match.group(2)
+        written = "" if hyphen == _SOFT_HYPHEN or _joins(first, second, words, compounds) else "-"
+        pieces += [text[cursor : match.start()], written]
+        edits.append((match.start(), match.end(), len(written)))
+        cursor = match.end()
+    pieces.append(text[cursor:])
+    return "".join(pieces), [_moved(offset, edits) for offset in offsets]
 
 
 def _moved(offset: int, edits: list[tuple[int, int, int]]) -> int:

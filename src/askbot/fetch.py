@@ -7,7 +7,8 @@ sends a User-Agent naming askbot, makes one request at a time with ASKBOT_FETCH_
 between requests (or the site's Crawl-delay, if longer), follows at most 5 redirects, never
 off the host, and keeps at most --max-pages pages.
 
-Each page is saved as served, `<docs>/<host>/<path>.html` (or `.pdf`), with a hidden record of
+Each page is saved as served (HTML in another charset re-encoded as UTF-8),
+`<docs>/<host>/<path>.html` (or `.pdf`), with a hidden record of
 its URL, fetch time, ETag and Last-Modified beside it (webpages.py). A second run sends those
 back (If-None-Match / If-Modified-Since), so an unchanged page costs a 304 and no rewrite, and
 removes the pages the site dropped: those answering 404/410, and, when the crawl finished
@@ -109,7 +110,8 @@ class Scope:
 
 
 class Client:
-    """One request at a time per host, spaced by the delay; redirects followed by hand."""
+    """One request at a time per host, the delay between the end of one and the start of the
+    next; redirects followed by hand."""
 
     def __init__(self, delay: float, timeout: float, max_bytes: int):
         self.delay = delay
@@ -149,7 +151,8 @@ class Client:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
-        self._wait(urllib.parse.urlsplit(url).netloc)
+        host = urllib.parse.urlsplit(url).netloc
+        self._wait(host)
         try:
             with self._opener.open(urllib.request.Request(url, headers=headers), timeout=self.timeout) as reply:
                 return self._response(url, reply, any_type)
@@ -167,6 +170,8 @@ class Client:
             raise Skip(f"cannot connect ({_reason(error.reason)})") from None
         except (OSError, ValueError) as error:
             raise Skip(f"cannot fetch ({_reason(error)})") from None
+        finally:
+            self._last[host] = time.monotonic()  # the pause runs from the end of this request
 
     def _response(self, url: str, reply, any_type: bool) -> Response:
         content_type = reply.headers.get_content_type()
@@ -178,6 +183,9 @@ class Client:
         body = reply.read(self.max_bytes + 1)
         if len(body) > self.max_bytes:
             raise Skip(f"over the {self.max_bytes:,}-byte limit (ASKBOT_MAX_FILE_BYTES)")
+        charset = reply.headers.get_content_charset()
+        if content_type != "application/pdf" and charset and charset.lower().replace("_", "-") not in ("utf-8", "utf8"):
+            body = _as_utf8(body, charset)  # docs/ holds UTF-8, which the loader reads
         return Response(url, 200, content_type, body, reply.headers.get("ETag"), reply.headers.get("Last-Modified"))
 
     def _wait(self, host: str) -> None:
@@ -185,7 +193,6 @@ class Client:
             pause = self._last[host] + self.delay - time.monotonic()
             if pause > 0:
                 time.sleep(pause)
-        self._last[host] = time.monotonic()
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
@@ -397,6 +404,13 @@ def page_path(url: str, scope: Scope, suffix: str) -> Path:
         stem += "-" + hashlib.sha1(parts.query.encode()).hexdigest()[:10]
     segments[-1] = stem[:150] + suffix
     return Path(*segments)
+
+
+def _as_utf8(body: bytes, charset: str) -> bytes:
+    try:
+        return body.decode(charset, "replace").encode("utf-8")
+    except LookupError:  # an unknown charset name: keep the bytes
+        return body
 
 
 def _reason(reason: object) -> str:

@@ -5,7 +5,9 @@ the model and encodes the question), `askbot --help`, warm question→answer lat
 chunks (vs. a warm sentence-transformers encode of the same question), full-build throughput (vs.
 raw SentenceTransformer.encode of the same chunk texts), no-change and one-document rebuilds at
 ≈ 10k chunks, concurrency (benchmarks/bench_concurrency.py when present) and the 1M-vector
-figures of the last `make bench-scale`. Medians of ≥ 5 runs; askbot and floor runs alternate
+figures of the last `make bench-scale`, and document extraction (PDF pages/s, DOCX and HTML
+files/s beside raw pypdf/python-docx/selectolax, and extraction's share of a PDF corpus's build;
+`python benchmarks/bench.py --only extraction` runs just that part). Medians of ≥ 5 runs; askbot and floor runs alternate
 so both see the same load. The ≈ 10k-chunk corpus and index are kept in data/bench/.
 """
 
@@ -22,6 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # doc_factory: generated PDF/DOCX/HTML
 
 from common import (  # noqa: E402
     DATA,
@@ -205,6 +208,130 @@ def build_throughput(table: Table, work: Path) -> None:
     table.add("3. first build in a new index folder (incl. one-time ONNX export + check)", f"{export:.1f} s", f"{median(ours):.1f} s later builds", "", "reported")
 
 
+def extraction(table: Table, work: Path) -> None:
+    """Documents read per second through askbot's loader (the bounded worker for PDF/DOCX) beside
+    the bare library on the same files, and extraction's share of a full build of a PDF corpus."""
+    from askbot import builder
+    from askbot import documents as docs_mod
+    from askbot.embedding import load_embedder, resolve_model
+    from askbot.extraction import Extractor
+    from askbot.onnx_encoder import ENCODERS
+    from askbot.settings import Settings
+    from askbot.webpages import PageRecord, write_page
+    from doc_factory import Section, make_docx, make_pdf, page_html
+
+    folders = {kind: work / f"extract-{kind}" for kind in ("pdf", "docx", "html", "fetched")}
+    for folder in folders.values():
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+    for name in BUILD_DOCS:
+        title, _, body = (SQUAD_DOCS / f"{name}.txt").read_text(encoding="utf-8").partition("\n")
+        paragraphs = [" ".join(p.split()) for p in body.split("\n\n") if p.strip()]
+        sections = [Section(f"Part {i // 8 + 1}", paragraphs[i : i + 8]) for i in range(0, len(paragraphs), 8)]
+        make_pdf(folders["pdf"] / f"{name}.pdf", sections, title=title)
+        make_docx(folders["docx"] / f"{name}.docx", sections, title=title)
+        html = page_html(title, "".join(f"<h2>{s.heading}</h2>" + "".join(f"<p>{p}</p>" for p in s.paragraphs) for s in sections))
+        (folders["html"] / f"{name}.html").write_bytes(html)
+        write_page(folders["fetched"] / f"{name}.html", html, PageRecord(f"https://example.org/{name}.html", "2026-01-01T00:00:00Z"))
+    settings = Settings()
+
+    def load_all(kind: str) -> tuple[float, int]:
+        """Seconds to load the folder's files (the worker already started: once per build), pages."""
+        files = docs_mod.scan(folders[kind], settings.max_file_bytes, quiet)
+        with Extractor(builder.extraction_limits(settings)) as extractor:
+            if kind in ("pdf", "docx"):
+                extractor.extract(kind, files[0].path)
+            started = time.perf_counter()
+            docs = [docs_mod.load(f, quiet, extractor=extractor) for f in files]
+            elapsed = time.perf_counter() - started
+        return elapsed, sum(max(1, len(d.pages)) for d in docs)
+
+    pdf_pages = 0
+    ours = {kind: [] for kind in folders}
+    floor = {"pdf": [], "docx": [], "html": []}
+    for _ in range(RUNS):
+        for kind in folders:
+            seconds, units = load_all(kind)
+            ours[kind].append(seconds)
+            pdf_pages = units if kind == "pdf" else pdf_pages
+        floor["pdf"].append(timed(lambda: _bare_pdf(folders["pdf"])))
+        floor["docx"].append(timed(lambda: _bare_docx(folders["docx"])))
+        floor["html"].append(timed(lambda: _bare_html(folders["html"])))
+    files = len(BUILD_DOCS)
+    rate = lambda n, times: n / median(times)  # noqa: E731
+    table.add(
+        f"6. PDF extraction ({pdf_pages} pages, worker + pages/headings/hyphenation)",
+        f"{rate(pdf_pages, ours['pdf']):.1f} pages/s",
+        f"{rate(pdf_pages, floor['pdf']):.1f} pages/s bare pypdf",
+        f"{median(floor['pdf']) / median(ours['pdf']):.2f}×",
+        "reported",
+    )
+    table.add("6. DOCX extraction", f"{rate(files, ours['docx']):.1f} files/s", f"{rate(files, floor['docx']):.1f} files/s bare python-docx",
+              f"{median(floor['docx']) / median(ours['docx']):.2f}×", "reported")
+    table.add("6. HTML extraction (a file in docs/)", f"{rate(files, ours['html']):.1f} files/s", f"{rate(files, floor['html']):.1f} files/s bare selectolax",
+              f"{median(floor['html']) / median(ours['html']):.2f}×", "reported")
+    table.add("6. HTML extraction (a fetched page: trafilatura main content)", f"{rate(files, ours['fetched']):.1f} files/s", "", "", "reported")
+
+    model = resolve_model(settings.model)
+    embedder = load_embedder(model)
+    first = work / "pdf-build-first"
+    shutil.rmtree(first, ignore_errors=True)
+    builder.build(Settings(docs_dir=folders["pdf"], index_dir=first), model, lambda: embedder, None, quiet)
+    builds, loads = [], []
+    for run in range(RUNS):
+        target = work / f"pdf-build-{run}"
+        shutil.rmtree(target, ignore_errors=True)
+        _share_encoder(first / ENCODERS, target / ENCODERS)
+        builds.append(timed(lambda: builder.build(Settings(docs_dir=folders["pdf"], index_dir=target), model, lambda: embedder, None, quiet)))
+        loads.append(_load_with_startup(folders["pdf"], settings))
+        shutil.rmtree(target, ignore_errors=True)
+    share = median(loads) / median(builds)
+    table.add(
+        f"6. extraction's share of a full build, PDF corpus ({pdf_pages} pages)",
+        f"{share:.1%}",
+        f"{median(loads):.1f} s of {median(builds):.1f} s",
+        "",
+        "≤ 15%",
+        share <= 0.15,
+    )
+
+
+def _load_with_startup(folder: Path, settings) -> float:
+    """What a build spends reading PDFs: the worker's start-up and every file."""
+    from askbot import builder
+    from askbot import documents as docs_mod
+    from askbot.extraction import Extractor
+
+    started = time.perf_counter()
+    files = docs_mod.scan(folder, settings.max_file_bytes, quiet)
+    with Extractor(builder.extraction_limits(settings)) as extractor:
+        for f in files:
+            docs_mod.load(f, quiet, extractor=extractor)
+    return time.perf_counter() - started
+
+
+def _bare_pdf(folder: Path) -> None:
+    import pypdf
+
+    for path in sorted(folder.glob("*.pdf")):
+        for page in pypdf.PdfReader(path).pages:
+            page.extract_text()
+
+
+def _bare_docx(folder: Path) -> None:
+    import docx
+
+    for path in sorted(folder.glob("*.docx")):
+        [p.text for p in docx.Document(str(path)).paragraphs]
+
+
+def _bare_html(folder: Path) -> None:
+    from selectolax.lexbor import LexborHTMLParser
+
+    for path in sorted(folder.glob("*.html")):
+        LexborHTMLParser(path.read_text(encoding="utf-8")).body.text(separator="\n")
+
+
 def _share_encoder(source: Path, target: Path) -> None:
     target.mkdir(parents=True)
     for folder in source.iterdir():
@@ -318,6 +445,13 @@ def main() -> None:
     info = machine()
     print(machine_text(info), flush=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
+    if sys.argv[1:] == ["--only", "extraction"]:
+        table = Table()
+        extraction(table, DATA / "work")
+        text = "\n".join([machine_text(info), "", table.render(), "", f"medians of {RUNS} runs; total {time.perf_counter() - started:.0f} s"])
+        (RESULTS / "bench-extraction.txt").write_text(text + "\n", encoding="utf-8")
+        print("\n" + text)
+        return
     big_docs = text_corpus(DATA / "corpus-10k", CORPUS_DOCS)
     big_index, seed_index = DATA / "index-10k", DATA / "index-seed"
     ensure_index(SEED_DOCS, seed_index)
@@ -326,6 +460,7 @@ def main() -> None:
     cold(table, seed_index, big_docs, big_index)
     warm(table, big_docs, big_index)
     build_throughput(table, DATA / "work")
+    extraction(table, DATA / "work")
     rebuilds(table, big_docs, big_index)
     concurrency(table)
     scale(table)

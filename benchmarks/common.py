@@ -22,7 +22,7 @@ from importlib import metadata
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SQUAD = REPO.parent / "shared" / "eval" / "squad-dev"
+SQUAD = Path(os.environ.get("BENCH_SHARED_DIR", REPO.parent / "shared")) / "eval" / "squad-dev"  # a worktree sets BENCH_SHARED_DIR
 SQUAD_DOCS = SQUAD / "docs"
 SEED_DOCS = REPO / "docs"
 DATA = REPO / "data" / "bench"  # corpora and indexes kept between runs (git-ignored)

@@ -21,6 +21,7 @@ from .chunking import Chunk, ChunkingParams, chunk_document
 from .embedding import Embedder, ModelRef
 from .errors import UsageError
 from .index import FORMAT_VERSION, pause_point
+from .extraction import Extractor, Limits
 from .lexical import tokenize
 from .settings import Settings
 from .store import StoredChunk
@@ -48,6 +49,10 @@ class BuildReport:
 
 def chunking_params(settings: Settings) -> ChunkingParams:
     return ChunkingParams(settings.chunk_tokens, settings.max_chunk_chars, settings.chunk_overlap_sentences)
+
+
+def extraction_limits(settings: Settings) -> Limits:
+    return Limits(settings.extract_seconds, settings.extract_memory_mb, settings.max_pdf_pages)
 
 
 def embedding_text(title: str, text: str, section: str | None = None) -> str:
@@ -102,7 +107,8 @@ def _build(
     if diff.nothing_changed and encoder_current(settings, previous.manifest):
         return BuildReport(0, 0, 0, len(unchanged), previous.size, time.perf_counter() - started, False)
 
-    loaded = [d for f in to_load if (d := docs_mod.load(f, warn)) is not None]
+    with Extractor(extraction_limits(settings)) as extractor:
+        loaded = [d for f in to_load if (d := docs_mod.load(f, warn, extractor=extractor)) is not None]
     if not loaded and not unchanged:
         raise UsageError(f"no documents to index in {settings.docs_dir}")
     loaded_sources = {d.source for d in loaded}

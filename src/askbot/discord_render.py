@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import discord
 
 from .answer import Answer, Passage
-from .render import rewrite_note, source_line
+from .render import rewrite_note, source_parts
 
 # Discord's limits, in characters.
 MESSAGE_CHARS = 2000
@@ -25,6 +25,7 @@ EMBED_FIELDS = 25
 
 CONTEXT_CHARS = 280  # passage text shown on each side of the answer sentence
 PASSAGE_EXCERPT_CHARS = 700
+MAX_URL_CHARS = 512  # longer links are shown as text
 NOTE_CHARS = 300  # "(read as “…”)": the standalone query a follow-up was searched as
 ANSWER_COLOUR = discord.Colour.green()
 NOT_FOUND = "I couldn't find that in the documents."
@@ -62,8 +63,9 @@ def answer_reply(answer: Answer) -> Reply:
         title=fit(escape(answer.question), TITLE_CHARS),
         description=lead + fit(_highlighted(top, answer.answer_start, answer.answer_end), DESCRIPTION_CHARS - len(lead)),
         colour=ANSWER_COLOUR,
+        url=_link(top.url),  # the title opens the page the answer came from
     )
-    embed.add_field(name="Source", value=fit(escape(source_line(top)), FIELD_VALUE_CHARS), inline=False)
+    embed.add_field(name="Source", value=fit(source(top), FIELD_VALUE_CHARS), inline=False)
     embed.add_field(name="Confidence", value=f"{answer.confidence:.2f}", inline=True)
     return Reply(embed=embed)
 
@@ -74,8 +76,7 @@ def not_found_reply(answer: Answer) -> Reply:
         return Reply(content=fit(lead + NOT_FOUND, MESSAGE_CHARS))
     closest = answer.passages[0]
     quote = fit(escape(closest.text), PASSAGE_EXCERPT_CHARS)
-    source = escape(source_line(closest))
-    return Reply(content=fit(f"{lead}{NOT_FOUND} The closest passage:\n> {quote}\n— {source}", MESSAGE_CHARS))
+    return Reply(content=fit(f"{lead}{NOT_FOUND} The closest passage:\n> {quote}\n— {source(closest)}", MESSAGE_CHARS))
 
 
 def passages_embed(passages: list[Passage], first_number: int) -> discord.Embed:
@@ -83,9 +84,9 @@ def passages_embed(passages: list[Passage], first_number: int) -> discord.Embed:
     embed = discord.Embed(title="More passages", colour=ANSWER_COLOUR)
     total = len(embed.title)
     for number, p in enumerate(passages[: EMBED_FIELDS], first_number):
-        when = f" ({p.date})" if p.date else ""
-        name = fit(escape(f"{number}. {p.title}{when}"), FIELD_NAME_CHARS)
-        tail = escape(f"{p.source}, chars {p.start}–{p.end}")
+        what, _, _ = source_parts(p)
+        name = fit(escape(f"{number}. {what}"), FIELD_NAME_CHARS)
+        tail = place(p)
         body = fit(escape(p.text), FIELD_VALUE_CHARS - len(tail) - 3)
         value = fit(f"{body}\n— {tail}", FIELD_VALUE_CHARS)
         if total + len(name) + len(value) > EMBED_TOTAL_CHARS:
@@ -95,6 +96,26 @@ def passages_embed(passages: list[Passage], first_number: int) -> discord.Embed:
     if not embed.fields:
         embed.description = "No more passages."
     return embed
+
+
+def source(p: Passage) -> str:
+    """The citation as Discord markdown: "Title (date) — <place>", a URL left clickable."""
+    what, _, _ = source_parts(p)
+    return f"{escape(what)} — {place(p)}"
+
+
+def place(p: Passage) -> str:
+    """Where the passage is: its URL (not escaped, so it stays a link) and/or the escaped location."""
+    _, url, where = source_parts(p)
+    link = _link(url)
+    return " · ".join(filter(None, [link or (escape(url) if url else None), escape(where) if where else None]))
+
+
+def _link(url: str | None) -> str | None:
+    """The URL when it is a plain http(s) link Discord can show as one; None otherwise."""
+    if url and url.startswith(("https://", "http://")) and len(url) <= MAX_URL_CHARS and not any(c.isspace() or c in "<>()[]" for c in url):
+        return url
+    return None
 
 
 def note(text: str) -> str:

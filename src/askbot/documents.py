@@ -1,7 +1,9 @@
 """Documents: find the files under a docs folder and turn each into text, title and date.
 
-Supported: `.txt`, `.md` (optional YAML front matter with title/date) and `.html`/`.htm`.
-A leading `date YYYY-MM-DD` line (as news exports carry) becomes the document date.
+Supported: `.txt`, `.md` (optional YAML front matter with title/date), `.html`/`.htm`, `.pdf`
+and `.docx` (read by pdf.py and word.py in a bounded worker process, extraction.py). A leading
+`date YYYY-MM-DD` line (as news exports carry) becomes the document date. Headings become
+section paths (sections.py); line-break hyphenation is undone in every format (hyphenation.py).
 Anything unsupported, unreadable, too large, binary or empty is skipped with one warning line.
 
 The folder is treated as untrusted input: symbolic links and special files (FIFOs, devices) are
@@ -20,19 +22,24 @@ import re
 import stat
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from . import webpages
+from .extracted import Extracted, Unreadable
+from .extraction import Extractor, Limits
 from .hyphenation import dehyphenate
 from .sections import Heading, clean_heading, section_label, top_level_breaks
 
-SUPPORTED_SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm"}
+SUPPORTED_SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"}
+EXTRACTED = {".pdf": "pdf", ".docx": "docx"}  # suffix -> reader kind in the extraction worker
 _DATE_PREFIX = re.compile(r"\A\s*date\s+(\d{4}-\d{2}-\d{2})\b[ \t]*\n?", re.IGNORECASE)
 _MD_HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$", re.MULTILINE)
 _MD_FENCE = re.compile(r"^ {0,3}(```|~~~).*?(?:^ {0,3}\1[ \t]*$|\Z)", re.MULTILINE | re.DOTALL)
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n.*?\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _WORDS = re.compile(r"[^\W_]+")
+_DATE_META = 'meta[name="date"], meta[property="article:published_time"]'
 # C0 controls other than tab/newline/CR, DEL and C1 controls: never text, and unsafe on a terminal.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)[^>]*>")
@@ -46,6 +53,7 @@ MAX_TITLE_CHARS = 300  # longer than any real title; a <title> holding a whole p
 BINARY_SHARE = 0.3  # share of undecodable or control characters that marks a file as binary
 
 Warn = Callable[[str], None]
+DEFAULT_LIMITS = Limits(seconds=120.0, memory_mb=1024, max_pdf_pages=2000)  # as Settings' defaults
 
 
 @dataclass(frozen=True)
@@ -187,20 +195,37 @@ def _is_utf8(name: str) -> bool:
     return True
 
 
-def load(file: SourceFile, warn: Warn, max_bytes: int | None = None) -> Document | None:
-    """Parse one scanned file; None (with a warning) when there is nothing to index."""
+def load(
+    file: SourceFile, warn: Warn, max_bytes: int | None = None, extractor: Extractor | None = None
+) -> Document | None:
+    """Parse one scanned file; None (with a warning) when there is nothing to index.
+
+    PDF and DOCX files go to `extractor` (one worker for a whole build); without one, a worker
+    is started for this file alone."""
     try:
         data = read_regular(file.path, max_bytes)
     except SkipFile as skip:
         warn(f"skipped {shown(file.source)}: {skip}")
         return None
+    record = webpages.read_record(file.path)
+    kind = EXTRACTED.get(file.path.suffix.lower())
+    if kind:
+        doc = _load_extracted(file, data, kind, warn, extractor)
+    else:
+        doc = _load_text(file, data, warn, record)
+    return replace(doc, url=record.url) if doc is not None and record is not None else doc
+
+
+def _load_text(file: SourceFile, data: bytes, warn: Warn, record: webpages.PageRecord | None) -> Document | None:
     raw = _decode(data)
     if _looks_binary(data, raw):
         warn(f"skipped {shown(file.source)}: binary content")
         return None
     suffix = file.path.suffix.lower()
     headings: tuple[Heading, ...] = ()
-    if suffix in {".html", ".htm"}:
+    if suffix in {".html", ".htm"} and record is not None:
+        title, date, text, body_start, headings = _parse_fetched_html(raw, record.url)
+    elif suffix in {".html", ".htm"}:
         title, date, text, body_start, headings = _parse_html(raw)
     elif suffix in {".md", ".markdown"}:
         title, date, text, body_start, headings = _parse_markdown(dehyphenate(raw))
@@ -218,6 +243,33 @@ def load(file: SourceFile, warn: Warn, max_bytes: int | None = None) -> Document
         body_start=body_start,
         sha256=hashlib.sha256(data).hexdigest(),  # of the bytes indexed, even if the file changed since scan
         headings=headings,
+    )
+
+
+def _load_extracted(file: SourceFile, data: bytes, kind: str, warn: Warn, extractor: Extractor | None) -> Document | None:
+    try:
+        if extractor is None:
+            with Extractor(DEFAULT_LIMITS) as own:
+                extracted = own.extract(kind, file.path)
+        else:
+            extracted = extractor.extract(kind, file.path)
+    except Unreadable as why:
+        warn(f"skipped {shown(file.source)}: {why}")
+        return None
+    return _document(file, data, extracted)
+
+
+def _document(file: SourceFile, data: bytes, extracted: Extracted) -> Document | None:
+    text = _CONTROL.sub(" ", extracted.text)
+    return Document(
+        source=file.source,
+        title=_clean(extracted.title) or _title_from_name(file.path),
+        date=extracted.date,
+        text=text,
+        body_start=0,
+        sha256=hashlib.sha256(data).hexdigest(),
+        pages=tuple(extracted.pages),
+        headings=tuple(Heading(o, level, t) for o, level, t in extracted.headings),
     )
 
 
@@ -290,7 +342,7 @@ def _parse_html(raw: str) -> tuple[str | None, str | None, str, int, tuple[Headi
     tree = LexborHTMLParser(_limit_nesting(raw))
     title_node = tree.css_first("title") or tree.css_first("h1")
     title = _clean(title_node.text(strip=True)) if title_node else None
-    date_node = tree.css_first('meta[name="date"], meta[property="article:published_time"]')
+    date_node = tree.css_first(_DATE_META)
     date = _iso_date(date_node.attributes.get("content")) if date_node else None
     tree.strip_tags(["script", "style", "noscript", "template", "head"])
     body = tree.body or tree.root
@@ -303,6 +355,22 @@ def _parse_html(raw: str) -> tuple[str | None, str | None, str, int, tuple[Headi
     if date is None:
         date, text, start = _split_date(text)
     return title, date, text, start, _html_headings(body, text, start)
+
+
+def _parse_fetched_html(raw: str, url: str) -> tuple[str | None, str | None, str, int, tuple[Heading, ...]]:
+    """A fetched page: its main content only (webpages.main_content), dated as the page says."""
+    content = webpages.main_content(_limit_nesting(raw), url)
+    if content is None:
+        return _parse_html(raw)
+    title, _, text, body_start, headings = _parse_html(content)
+    return title, _declared_date(raw), text, body_start, headings
+
+
+def _declared_date(raw: str) -> str | None:
+    from selectolax.lexbor import LexborHTMLParser
+
+    node = LexborHTMLParser(_limit_nesting(raw)).css_first(_DATE_META)
+    return _iso_date(node.attributes.get("content")) if node else None
 
 
 def _html_headings(body, text: str, start: int) -> tuple[Heading, ...]:

@@ -22,28 +22,56 @@ is (no copy, no vocabulary work) when nothing matches.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import lru_cache
 
-# The second part is looked ahead at, not consumed, so "a-\nb-\nc" mends in one pass.
-_BROKEN = re.compile(r"(\w+)(-|\u00ad)[ \t]*\r?\n[ \t]*(?=(\w+))")
+# A break: a hyphen (or soft hyphen) after a word character, then a line break and a word on the
+# next line. The pattern starts at the hyphen, so text without one is scanned fast; the next word
+# is looked ahead at, not consumed, so "a-\nb-\nc" mends in one pass.
+_BREAK = re.compile(r"([-\u00ad])(?<=\w[-\u00ad])[ \t]*\r?\n[ \t]*(?=(\w+))")
+_WORD_BEFORE = re.compile(r"\w+\Z")
 _WORD = re.compile(r"\w+")
-_COMPOUND = re.compile(r"\b\w+(?:-\w+)+\b")
+_COMPOUND = re.compile(r"(?<!\w)\w++(?:-\w++)+")
 _SOFT_HYPHEN = "\u00ad"
+MAX_WORD = 100  # characters of the word before a break that are looked at
 
 
 def dehyphenate(text: str) -> str:
     """`text` with line-break hyphenation undone (see the module docstring for the rule)."""
-    if not _BROKEN.search(text):
-        return text
+    return dehyphenate_offsets(text, ())[0]
+
+
+def dehyphenate_offsets(text: str, offsets: Sequence[int]) -> tuple[str, list[int]]:
+    """dehyphenate(text), and each of `offsets` (positions in text) moved to the same place in it.
+
+    An offset inside a mended break moves to where the break was."""
+    breaks = list(_BREAK.finditer(text))
+    if not breaks:
+        return text, list(offsets)
     words, compounds = _vocabulary(text)
+    pieces: list[str] = []
+    edits: list[tuple[int, int, int]] = []  # (start, end) in text, and the length written instead
+    cursor = 0
+    for match in breaks:
+        first = _WORD_BEFORE.search(text, max(0, match.start() - MAX_WORD), match.start()).group()
+        hyphen, second = match.group(1), match.group(2)
+        written = "" if hyphen == _SOFT_HYPHEN or _joins(first, second, words, compounds) else "-"
+        pieces += [text[cursor : match.start()], written]
+        edits.append((match.start(), match.end(), len(written)))
+        cursor = match.end()
+    pieces.append(text[cursor:])
+    return "".join(pieces), [_moved(offset, edits) for offset in offsets]
 
-    def mend(match: re.Match) -> str:
-        first, hyphen, second = match.group(1), match.group(2), match.group(3)
-        if hyphen == _SOFT_HYPHEN or _joins(first, second, words, compounds):
-            return first
-        return f"{first}-"
 
-    return _BROKEN.sub(mend, text)
+def _moved(offset: int, edits: list[tuple[int, int, int]]) -> int:
+    shift = 0
+    for start, end, written in edits:
+        if offset < start:
+            break
+        if offset < end:
+            return start - shift + min(offset - start, written)
+        shift += end - start - written
+    return offset - shift
 
 
 def _joins(first: str, second: str, words: set[str], compounds: set[str]) -> bool:
@@ -60,11 +88,10 @@ def _joins(first: str, second: str, words: set[str], compounds: set[str]) -> boo
 
 
 def _vocabulary(text: str) -> tuple[set[str], set[str]]:
-    """The document's own words and hyphenated compounds, lower-cased (line-end breaks excluded)."""
-    unbroken = re.sub(r"\w+[-\u00ad][ \t]*\r?\n[ \t]*\w+", " ", text)
-    words = {w.lower() for w in _WORD.findall(unbroken)}
-    compounds = {c.lower() for c in _COMPOUND.findall(unbroken)}
-    return words, compounds
+    """The document's words and hyphenated compounds, lower-cased. The halves of a broken word
+    are among the words, which is harmless: only whole joined words and compounds are looked up."""
+    lowered = text.lower()
+    return set(_WORD.findall(lowered)), set(_COMPOUND.findall(lowered))
 
 
 @lru_cache(maxsize=1)

@@ -18,8 +18,27 @@ NOT_FOUND = "The documents don't say."
 
 
 def source_line(p: Passage) -> str:
-    when = f" ({p.date})" if p.date else ""
-    return f"{p.title}{when} — {p.source}, chars {p.start}–{p.end}"
+    """"Title (date) — place": the best citation the document allows (see source_parts)."""
+    what, url, where = source_parts(p)
+    return f"{what} — {' · '.join(filter(None, [url, where]))}"
+
+
+def source_parts(p: Passage) -> tuple[str, str | None, str]:
+    """(title and date, URL or None, where in the document), for surfaces that style each part.
+
+    The place is the URL of a fetched page, else the file with its pages ("manual.pdf, p. 12",
+    "pp. 12–13"), then the section path ("Installation › Linux"); character offsets only when
+    the document has neither pages nor headings."""
+    what = f"{p.title} ({p.date})" if p.date else p.title
+    if p.url:
+        return what, p.url, p.section or ""
+    place = p.source
+    if p.page_start is not None:
+        pages = f"p. {p.page_start}" if p.page_end in (None, p.page_start) else f"pp. {p.page_start}–{p.page_end}"
+        place = f"{place}, {pages}"
+    if p.section:
+        return what, None, f"{place} · {p.section}"
+    return what, None, place if p.page_start is not None else f"{place}, chars {p.start}–{p.end}"
 
 
 def rewrite_note(answer: Answer) -> str | None:

@@ -115,6 +115,13 @@ class Settings:
     # The index (and feedback) in PostgreSQL + pgvector instead of index/ (postgres_index.py); a
     # libpq URL, its password never shown (see redacted_url). Empty: the folder backend.
     database_url: str = ""
+    # Documents (extraction.py, fetch.py): PDFs over this many pages are skipped; each PDF/DOCX is
+    # read in a worker process bounded in time and memory; fetch waits between requests to a host.
+    max_pdf_pages: int = 2000
+    extract_seconds: float = 120.0
+    extract_memory_mb: int = 1024
+    fetch_delay_seconds: float = 0.5
+    fetch_timeout_seconds: float = 20.0
 
     @classmethod
     def from_env(cls, env_file: str | os.PathLike | None = ".env") -> "Settings":
@@ -148,6 +155,11 @@ class Settings:
             discord_conversation_minutes=_float("ASKBOT_DISCORD_CONVERSATION_MINUTES", d.discord_conversation_minutes),
             ann_threshold=_int("ASKBOT_ANN_THRESHOLD", d.ann_threshold),
             database_url=_database_url("ASKBOT_DATABASE_URL"),
+            max_pdf_pages=_int("ASKBOT_MAX_PDF_PAGES", d.max_pdf_pages),
+            extract_seconds=_float("ASKBOT_EXTRACT_SECONDS", d.extract_seconds),
+            extract_memory_mb=_int("ASKBOT_EXTRACT_MEMORY_MB", d.extract_memory_mb),
+            fetch_delay_seconds=_float("ASKBOT_FETCH_DELAY_SECONDS", d.fetch_delay_seconds),
+            fetch_timeout_seconds=_float("ASKBOT_FETCH_TIMEOUT_SECONDS", d.fetch_timeout_seconds),
         )
 
     def __repr__(self) -> str:

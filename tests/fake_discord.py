@@ -488,7 +488,8 @@ class FakeDiscord:
         return _json(self._store_commands(guild_id, request.body))
 
     def _store_commands(self, scope: str, commands: list[dict]) -> list[dict]:
-        stored = [{**c, "id": str(next(self._ids)), "application_id": str(APP_ID), "version": "1"} for c in commands]
+        # Discord answers "description": "" for context-menu commands, which send none.
+        stored = [{"description": "", **c, "id": str(next(self._ids)), "application_id": str(APP_ID), "version": "1"} for c in commands]
         if scope != "global":
             stored = [{**c, "guild_id": scope} for c in stored]
         self.commands[scope] = stored
@@ -753,7 +754,7 @@ class BotRunner:
     def __enter__(self) -> "BotRunner":
         self._thread = threading.Thread(target=self._run, name="askbot-discord", daemon=True)
         self._thread.start()
-        if not self._ready.wait(60):
+        if not self._ready.wait(60) or self.error is not None:
             raise AssertionError(f"the bot did not become ready: {self.error!r}")
         return self
 

@@ -97,7 +97,7 @@ def test_sigterm_closes_the_connection_cleanly(tmp_path, seed_engine):
 
         helper = threading.Thread(target=ask_then_terminate, daemon=True)
         helper.start()
-        run(settings, lambda: seed_engine, guild_ready_timeout=0.05)  # returns once SIGTERM closed it
+        run(settings, lambda _: seed_engine, guild_ready_timeout=0.05)  # returns once SIGTERM closed it
         helper.join(10)
         closed = fake.wait_gateway("closed")
     assert answered, "the bot answered before it was stopped"

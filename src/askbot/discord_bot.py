@@ -224,11 +224,6 @@ class AskBot(discord.Client):
         for command in (ask_command, reindex_command, ask_context_menu, docs_group, report_group):
             self.tree.add_command(command)
 
-    @property
-    def engine(self) -> Engine | None:
-        """The default collection's engine (None before setup)."""
-        return self.engines.opened().get(self.collections.default)
-
     # -- life cycle --------------------------------------------------------------------------
 
     async def setup_hook(self) -> None:

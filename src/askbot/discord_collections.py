@@ -101,7 +101,3 @@ class Engines:
             if collection not in self._engines:
                 self._engines[collection] = self._open(self.deployment.for_collection(collection))
             return self._engines[collection]
-
-    def opened(self) -> dict[str, Engine]:
-        with self._guard:
-            return dict(self._engines)

@@ -207,16 +207,19 @@ class FakeDiscord:
         self._call(self._dispatch("MESSAGE_CREATE", message, self._guild_of(channel)))
         return message
 
-    def post_in_forum(self, title: str, content: str, author: dict = ALICE, forum: int = FORUM) -> tuple[dict, dict]:
+    def post_in_forum(self, title: str, content: str, author: dict = ALICE, forum: int = FORUM,
+                      starter_on_gateway: bool = True) -> tuple[dict, dict]:  # fmt: skip
         """A user opens a forum post: THREAD_CREATE, then its starter message (same id), as Discord
-        sends them. Returns (thread, starter message)."""
+        sends them (starter_on_gateway=False: the message event is lost, only REST has it).
+        Returns (thread, starter message)."""
         thread_id = next(self._ids)
         thread = _thread(thread_id, forum, title, author)
         self.threads[thread_id] = thread
         starter = self._user_message(thread_id, author, content, message_id=str(thread_id))
         guild = self._guild_of(forum)
         self._call(self._dispatch("THREAD_CREATE", {**thread, "newly_created": True, "member": _thread_member(thread_id, author)}, guild))
-        self._call(self._dispatch("MESSAGE_CREATE", starter, guild))
+        if starter_on_gateway:
+            self._call(self._dispatch("MESSAGE_CREATE", starter, guild))
         return thread, starter
 
     def slash(self, name: str, options: dict[str, str] | None = None, user: dict = ALICE, channel: int = GENERAL,

@@ -63,6 +63,16 @@ def test_forum_post_is_answered_in_its_thread_tagged_and_followed_up(fake, start
     assert len(fake.wait_messages(int(thread["id"]), 2)) == 2, "the starter message is not answered twice"
 
 
+def test_forum_post_whose_first_message_event_is_lost_is_read_through_the_api(fake, start_bot, monkeypatch):
+    import askbot.discord_forums
+
+    monkeypatch.setattr(askbot.discord_forums, "STARTER_WAIT_SECONDS", 0.3)
+    start_bot(discord_forums=(FORUM,))
+    thread, _ = fake.post_in_forum("CEO", "Who is the CEO of OnePlus?", starter_on_gateway=False)
+    assert "Pete Lau" in fake.wait_messages(int(thread["id"]))[0]["embeds"][0]["description"]
+    assert fake.wait_request(lambda r: r.is_("GET", rf"/channels/{thread['id']}/messages/{thread['id']}"))
+
+
 def test_forum_abstention_is_silent_by_default(fake, start_bot):
     bot = start_bot(discord_forums=(FORUM,))
     unanswerable, _ = fake.post_in_forum("Travel", "What is the capital of France?")

@@ -29,7 +29,7 @@ import secrets
 import signal
 import threading
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import wraps
@@ -215,7 +215,7 @@ class AskBot(discord.Client):
         self.log: QuestionLog | None = None
         self.batcher: Batcher[tuple[Engine, str, Conversation | None], Answer] | None = None
         self._conversations: dict[str, Conversations[tuple]] = {}
-        self._rebuilding: set[str] = set()
+        self._rebuilding: Counter[str] = Counter()  # rebuilds running, per collection
         self._reload_warned = False
         self._purged_at = 0.0
         self._in_flight: set[asyncio.Task] = set()
@@ -245,7 +245,9 @@ class AskBot(discord.Client):
         log.info("synced %s to %s", ", ".join(f"/{c.name}" for c in synced), where)
 
     async def on_ready(self) -> None:
-        shards = f" (shards {', '.join(map(str, self.shard_ids))} of {self.shard_count})" if getattr(self, "shard_ids", None) else ""
+        shards = ""
+        if isinstance(self, discord.AutoShardedClient):
+            shards = f" (shards {', '.join(map(str, sorted(self.shards)))} of {self.shard_count})"
         log.info("connected as %s to %d server(s)%s: answering /ask and mentions", self.user, len(self.guilds), shards)
 
     async def close(self) -> None:
@@ -475,10 +477,9 @@ class AskBot(discord.Client):
 
     async def rebuild(self, collection: str) -> str:
         """Bring a collection's index up to date in a thread of its own (questions keep being
-        answered from the old index meanwhile); what changed, in one line."""
-        if collection in self._rebuilding:
-            return "A rebuild of these documents is already running; it will include this change."
-        self._rebuilding.add(collection)
+        answered from the old index meanwhile; rebuilds of one engine queue up); what changed,
+        in one line."""
+        self._rebuilding[collection] += 1
         try:
             engine = await asyncio.to_thread(self.engines.get, collection)
             report = await asyncio.to_thread(engine.rebuild)
@@ -486,7 +487,7 @@ class AskBot(discord.Client):
         except AskbotError as error:
             return render.note(f"The rebuild failed, the old index is still in use: {error}")
         finally:
-            self._rebuilding.discard(collection)
+            self._rebuilding[collection] -= 1
 
     @in_flight
     async def handle_reindex(self, interaction: discord.Interaction) -> None:
@@ -494,7 +495,7 @@ class AskBot(discord.Client):
             await interaction.response.send_message(NOT_ADMIN, ephemeral=True)
             return
         collection = self.collection_of_interaction(interaction)
-        if collection in self._rebuilding:
+        if self._rebuilding[collection]:
             await interaction.response.send_message("A rebuild is already running.", ephemeral=True)
             return
         await interaction.response.defer(ephemeral=True, thinking=True)

@@ -208,3 +208,25 @@ def test_bad_discord_settings_are_usage_errors(monkeypatch, name, value):
     monkeypatch.setenv(name, value)
     with pytest.raises(UsageError, match=name):
         Settings.from_env(None)
+
+
+def test_feedback_databases_from_before_collections_are_migrated(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "feedback.sqlite3"
+    with sqlite3.connect(path) as db:  # the schema as it was: no collection column
+        db.executescript(
+            "CREATE TABLE answers (id TEXT PRIMARY KEY, question TEXT NOT NULL, answer TEXT, answered INTEGER NOT NULL,"
+            " confidence REAL NOT NULL, title TEXT, passages TEXT NOT NULL, asked_at TEXT NOT NULL);"
+            "CREATE TABLE votes (answer_id TEXT NOT NULL, user_hash TEXT NOT NULL, vote INTEGER NOT NULL,"
+            " voted_at TEXT NOT NULL, PRIMARY KEY (answer_id, user_hash));"
+            "INSERT INTO answers VALUES ('old000000000', 'Old?', 'Yes.', 1, 0.9, 'T', '[]', '2020-01-01');"
+            "INSERT INTO votes VALUES ('old000000000', 'somebody', 1, '2020-01-01');"
+        )
+    db.close()
+    store = FeedbackStore(path)
+    store.vote(record("new000000000"), 10, "down")
+    assert [r["question"] for r in store.export(collection="default")] == ["Old?", "Who is the CEO?"]
+    assert list(store.export(collection="beta")) == []
+    assert store.forget_user(10) == 1 and store.tallies(["new000000000", "old000000000"]) == {"old000000000": Tally(1, 0)}
+    store.close()

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from .discord_bot import AskBot
 
 NOT_MANAGER = "Only server managers can change the documents."
+DOWNLOAD_FAILED = "Nothing was changed: the upload could not be downloaded from Discord."
 
 
 class Refused(AskbotError):
@@ -151,7 +152,7 @@ class DocsManager:
             await interaction.edit_original_response(content=render.note(f"Nothing was changed. {refusal}"))
             return
         except discord.HTTPException:
-            await interaction.edit_original_response(content="Nothing was changed: the upload could not be downloaded from Discord.")
+            await interaction.edit_original_response(content=DOWNLOAD_FAILED)
             return
         changes = [f"{item.commit()} `{item.name}`" for item in staged]
         await self._rebuilt(interaction, collection, "; ".join(changes).capitalize())
@@ -162,7 +163,10 @@ class DocsManager:
         collection, docs_dir = await self._docs_of(interaction)
         files = await asyncio.to_thread(listing, docs_dir)
         lines = [f"`{documents.shown(name)}` ({size:,} bytes)" for name, size in files]
-        text = f"{len(files)} document(s) in collection `{collection}`:\n" + "\n".join(lines) if files else f"No documents in collection `{collection}` yet: add some with /docs add."
+        if files:
+            text = f"{len(files)} document(s) in collection `{collection}`:\n" + "\n".join(lines)
+        else:
+            text = f"No documents in collection `{collection}` yet: add some with /docs add."
         await interaction.response.send_message(render.note(text), ephemeral=True)
 
     async def remove(self, interaction: discord.Interaction, name: str) -> None:

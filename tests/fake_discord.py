@@ -123,6 +123,7 @@ class FakeDiscord:
     def __init__(self, token: str = TOKEN, heartbeat_ms: int = 41250):
         self.token = token
         self.heartbeat_ms = heartbeat_ms
+        self.message_content_allowed = True  # the portal's Message Content switch
         self.requests: list[Request] = []
         self.unhandled: list[str] = []  # "METHOD /path" of requests no route matched
         self.gateway: list[GatewayEvent] = []
@@ -364,6 +365,9 @@ class FakeDiscord:
         self._record(GatewayEvent("identify", {k: v for k, v in data.items() if k != "token"}))
         if data.get("token") != self.token:
             await connection.ws.close(code=4004, message=b"Authentication failed.")
+            return
+        if data.get("intents", 0) & MESSAGE_CONTENT and not self.message_content_allowed:
+            await connection.ws.close(code=4014, message=b"Disallowed intent(s).")
             return
         shard = tuple(data.get("shard") or (0, 1))
         session = _Session(id=f"session-{next(self._ids)}", shard=shard, intents=data.get("intents", 0), connection=connection)

@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from conftest import SEED_DOCS
 from fake_discord import (
     ALICE, ANSWERED_TAG, BOB, CAROL, FORUM, GENERAL, GUILD, GUILD2, LOBBY, MANAGE_GUILD, MESSAGE_CONTENT, TOKEN,
     BotRunner,
@@ -63,6 +64,19 @@ def test_forum_post_is_answered_in_its_thread_tagged_and_followed_up(fake, start
     assert len(fake.wait_messages(int(thread["id"]), 2)) == 2, "the starter message is not answered twice"
 
 
+def test_forums_without_the_intent_switched_on_are_one_clear_line(fake, cli, monkeypatch, seed_index, tmp_path):
+    from askbot.discord_bot import FORUM_INTENT_REFUSED
+
+    fake.message_content_allowed = False
+    for name, value in {"DISCORD_TOKEN": TOKEN, "ASKBOT_DISCORD_API_BASE": fake.api_base, "ASKBOT_DISCORD_GATEWAY_URL": fake.gateway_url,
+                        "ASKBOT_DOCS_DIR": str(SEED_DOCS), "ASKBOT_INDEX_DIR": str(seed_index),
+                        "ASKBOT_DATA_DIR": str(tmp_path / "data"), "ASKBOT_DISCORD_FORUMS": str(FORUM)}.items():
+        monkeypatch.setenv(name, value)
+    result = cli("discord")
+    assert result.exit_code == 2 and result.stderr.strip().splitlines()[-1] == f"askbot: error: {FORUM_INTENT_REFUSED}"
+    assert TOKEN not in result.stderr
+
+
 def test_forum_post_whose_first_message_event_is_lost_is_read_through_the_api(fake, start_bot, monkeypatch):
     import askbot.discord_forums
 
@@ -78,7 +92,7 @@ def test_forum_abstention_is_silent_by_default(fake, start_bot):
     unanswerable, _ = fake.post_in_forum("Travel", "What is the capital of France?")
     answerable, _ = fake.post_in_forum("CEO", "Who is the CEO of OnePlus?")
     assert "Pete Lau" in fake.wait_messages(int(answerable["id"]))[0]["embeds"][0]["description"]
-    wait_until(lambda: len(bot.log.questions(since=_long_ago())) == 2)
+    wait_until(lambda: len(bot.question_log.questions(since=_long_ago())) == 2)
     assert not [m for m in fake.messages.values() if m["channel_id"] == unanswerable["id"]]
     assert not [r for r in fake.requests if r.method == "PATCH" and r.path.startswith("/channels/")], "no tag configured"
 
@@ -186,7 +200,7 @@ def test_each_server_answers_only_from_its_own_collection(fake, two_servers, tmp
     exported = {c: cli("feedback", "export", "--data", str(tmp_path / "data"), "--collection", c).stdout for c in ("default", BETA)}
     assert "Zephyr" in exported[BETA] and "OnePlus" not in exported[BETA] and "CEO" not in exported[BETA]
     assert "CEO" in exported["default"] and "Zephyr" not in exported["default"]
-    logged = {q.question: q.collection for q in bot.log.questions(since=_long_ago())}
+    logged = {q.question: q.collection for q in bot.question_log.questions(since=_long_ago())}
     assert logged["What chip powers the OnePlus 6?"] == BETA and logged["Who is the CEO of OnePlus?"] == "default"
 
 
@@ -300,8 +314,8 @@ def test_questions_are_logged_reported_and_forgotten_on_request(fake, start_bot,
                            ("What is the capital of France?", BOB)]:
         fake.wait_reply(fake.send_message(mention(question), author=user))
     fake.wait_response(fake.click(answered, buttons(answered)["down"], user=BOB))
-    wait_until(lambda: len(bot.log.questions(since=_long_ago())) == 4)
-    logged = bot.log.questions(since=_long_ago())
+    wait_until(lambda: len(bot.question_log.questions(since=_long_ago())) == 4)
+    logged = bot.question_log.questions(since=_long_ago())
     assert "ancient?" not in [q.question for q in logged], "older than ASKBOT_DISCORD_LOG_DAYS: deleted at start"
     first = logged[0]
     assert (first.guild_id, first.channel_id, first.collection, first.answered, first.top_source) == (GUILD, GENERAL, "default", True, SEED_SOURCE)
@@ -373,7 +387,7 @@ def test_two_clients_with_disjoint_shards_each_answer_their_own_server(fake, see
         here = fake.wait_reply(fake.send_message(mention("Who is the CEO of OnePlus?"), channel=GENERAL))
         there = fake.wait_reply(fake.send_message(mention("What chip powers the OnePlus 6?"), channel=LOBBY))
         assert "Pete Lau" in here["embeds"][0]["description"] and "Snapdragon 845" in there["embeds"][0]["description"]
-        assert len(first.bot.log.questions(since=_long_ago())) == 1 and len(second.bot.log.questions(since=_long_ago())) == 1
+        assert len(first.bot.question_log.questions(since=_long_ago())) == 1 and len(second.bot.question_log.questions(since=_long_ago())) == 1
     assert len(fake.messages) == 2, "each question answered once, by the shard of its server"
 
 

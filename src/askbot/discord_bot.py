@@ -75,6 +75,10 @@ SORRY = "Sorry, something went wrong while answering that. The error has been lo
 EXPIRED = "That answer is too old for its buttons now (or I restarted since): please ask again."
 NO_DMS = "I don't answer direct messages here: ask me in a server channel."
 NOT_ADMIN = "Only members with the Manage Server permission can rebuild the index."
+FORUM_INTENT_REFUSED = (
+    "Discord refused the Message Content intent that ASKBOT_DISCORD_FORUMS needs: switch it on in the "
+    "developer portal (Bot page, Privileged Gateway Intents), or unset ASKBOT_DISCORD_FORUMS"
+)
 INTENT_NOTE = (
     "forum channels are configured: asking Discord for the privileged Message Content intent, to read "
     "forum posts (switch it on in the developer portal, Bot page; free below 100 servers, Discord's "
@@ -212,7 +216,7 @@ class AskBot(discord.Client):
         self.forums = ForumResponder(self)
         self.docs = DocsManager(self)
         self.feedback: FeedbackStore | None = None
-        self.log: QuestionLog | None = None
+        self.question_log: QuestionLog | None = None
         self.batcher: Batcher[tuple[Engine, str, Conversation | None], Answer] | None = None
         self._conversations: dict[str, Conversations[tuple]] = {}
         self._rebuilding: Counter[str] = Counter()  # rebuilds running, per collection
@@ -232,7 +236,7 @@ class AskBot(discord.Client):
         # The first question loads the model: answer one now, so no user waits for it.
         await asyncio.to_thread(engine.ask, "warm-up")
         self.feedback = await asyncio.to_thread(FeedbackStore, self.settings.data_dir / FEEDBACK_FILE)
-        self.log = await asyncio.to_thread(SqliteQuestionLog, self.settings.data_dir / LOG_FILE)
+        self.question_log = await asyncio.to_thread(SqliteQuestionLog, self.settings.data_dir / LOG_FILE)
         await self._purge_old_questions()
         self.batcher = Batcher(self._answer_batch)
         if self.settings.discord_forums:
@@ -257,7 +261,7 @@ class AskBot(discord.Client):
             await asyncio.wait(busy, timeout=DRAIN_SECONDS)
         await super().close()
         batcher, self.batcher = self.batcher, None  # taken first: close may be called twice
-        stores, self.feedback, self.log = [self.feedback, self.log], None, None
+        stores, self.feedback, self.question_log = [self.feedback, self.question_log], None, None
         if batcher is not None:
             await batcher.close()
         for store in stores:
@@ -379,7 +383,7 @@ class AskBot(discord.Client):
                                answer.answered, round(answer.confidence, 4), top, answer_id,
                                self.feedback.user_hash(origin.user_id))
         try:
-            await asyncio.to_thread(self.log.record, entry)
+            await asyncio.to_thread(self.question_log.record, entry)
             await self._purge_old_questions()
         except AskbotError as error:  # the answer matters more than its log line
             log.warning("could not log a question: %s", error)
@@ -388,7 +392,7 @@ class AskBot(discord.Client):
         if time.monotonic() - self._purged_at < LOG_PURGE_SECONDS and self._purged_at:
             return
         self._purged_at = time.monotonic()
-        deleted = await asyncio.to_thread(self.log.delete_older_than, retention_cutoff(self.settings.discord_log_days))
+        deleted = await asyncio.to_thread(self.question_log.delete_older_than, retention_cutoff(self.settings.discord_log_days))
         if deleted:
             log.info("deleted %d logged question(s) older than %d days", deleted, self.settings.discord_log_days)
 
@@ -587,6 +591,8 @@ def run(settings: Settings, open_engine: Callable[[Settings], Engine] | None = N
     except discord.LoginFailure:
         raise UsageError("Discord refused DISCORD_TOKEN: copy the token again from the developer portal (Bot page)") from None
     except discord.PrivilegedIntentsRequired:
+        if settings.discord_forums:
+            raise UsageError(FORUM_INTENT_REFUSED) from None
         raise UsageError("Discord refused the requested intents: see the README's portal setup") from None
     except discord.ConnectionClosed as closed:
         if closed.code == 4004:

@@ -34,5 +34,5 @@ async def report_command(interaction: discord.Interaction, days: app_commands.Ra
     await interaction.response.defer(ephemeral=True, thinking=True)
     collection = bot.collection_of_interaction(interaction)
     engine = await asyncio.to_thread(bot.engines.get, collection)
-    report = await asyncio.to_thread(gather, bot.log, bot.feedback, days, collection, engine.encode, interaction.guild_id)
+    report = await asyncio.to_thread(gather, bot.question_log, bot.feedback, days, collection, engine.encode, interaction.guild_id)
     await interaction.edit_original_response(content=render.note(report_text(report)))

@@ -30,7 +30,8 @@ import signal
 import threading
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import wraps
 
@@ -168,12 +169,8 @@ def in_flight(handler: Callable[..., Awaitable[None]]) -> Callable[..., Awaitabl
 
     @wraps(handler)
     async def run(bot: "AskBot", *args: object) -> None:
-        task = asyncio.current_task()
-        bot._in_flight.add(task)
-        try:
+        async with bot.busy():
             await handler(bot, *args)
-        finally:
-            bot._in_flight.discard(task)
 
     return run
 
@@ -223,6 +220,16 @@ class AskBot(discord.Client):
         self._reload_warned = False
         self._purged_at = 0.0
         self._in_flight: set[asyncio.Task] = set()
+
+    @asynccontextmanager
+    async def busy(self) -> AsyncIterator[None]:
+        """The current task is answering someone: shutdown waits (briefly) for it to finish."""
+        task = asyncio.current_task()
+        self._in_flight.add(task)
+        try:
+            yield
+        finally:
+            self._in_flight.discard(task)
 
     def _add_commands(self) -> None:
         for command in (ask_command, reindex_command, ask_context_menu, docs_group, report_group):

@@ -26,7 +26,8 @@ NO_TEXT = "That message has no text to ask about."
 @app_commands.context_menu(name="Ask askbot")
 async def ask_context_menu(interaction: discord.Interaction, message: discord.Message) -> None:
     bot: AskBot = interaction.client  # type: ignore[assignment]
-    await answer_message(bot, interaction, message)
+    async with bot.busy():
+        await answer_message(bot, interaction, message)
 
 
 async def answer_message(bot: "AskBot", interaction: discord.Interaction, message: discord.Message) -> None:

@@ -210,15 +210,18 @@ docs_group = app_commands.Group(
 async def docs_add(interaction: discord.Interaction, file: discord.Attachment,
                    file2: discord.Attachment | None = None, file3: discord.Attachment | None = None) -> None:  # fmt: skip
     files = [f for f in (file, file2, file3) if f is not None]
-    await interaction.client.docs.add(interaction, files)  # type: ignore[attr-defined]
+    async with interaction.client.busy():  # type: ignore[attr-defined]
+        await interaction.client.docs.add(interaction, files)  # type: ignore[attr-defined]
 
 
 @docs_group.command(name="list", description="List the documents")
 async def docs_list(interaction: discord.Interaction) -> None:
-    await interaction.client.docs.list(interaction)  # type: ignore[attr-defined]
+    async with interaction.client.busy():  # type: ignore[attr-defined]
+        await interaction.client.docs.list(interaction)  # type: ignore[attr-defined]
 
 
 @docs_group.command(name="remove", description="Remove a document")
 @app_commands.describe(name="The document's name, as /docs list shows it")
 async def docs_remove(interaction: discord.Interaction, name: str) -> None:
-    await interaction.client.docs.remove(interaction, name)  # type: ignore[attr-defined]
+    async with interaction.client.busy():  # type: ignore[attr-defined]
+        await interaction.client.docs.remove(interaction, name)  # type: ignore[attr-defined]

@@ -28,6 +28,11 @@ report_group = app_commands.Group(
 @app_commands.describe(days="How many days back (default 30)")
 async def report_command(interaction: discord.Interaction, days: app_commands.Range[int, 1, 3650] = 30) -> None:
     bot: AskBot = interaction.client  # type: ignore[assignment]
+    async with bot.busy():
+        await show_report(bot, interaction, days)
+
+
+async def show_report(bot: "AskBot", interaction: discord.Interaction, days: int) -> None:
     if not bot.is_manager(interaction):
         await interaction.response.send_message(NOT_MANAGER, ephemeral=True)
         return

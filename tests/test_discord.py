@@ -62,18 +62,18 @@ def fake():
 @pytest.fixture
 def start_bot(fake, seed_engine, tmp_path):
     """start(engine=..., **settings) runs askbot's bot against the fake and returns it."""
-    from askbot.discord_bot import AskBot
+    from askbot.discord_bot import make_bot
 
     runners = []
     with ErrorLog(TOKEN) as log:
 
-        def start(engine=seed_engine, **changes):
+        def start(engine=seed_engine, opener=None, **changes):
             settings = seed_engine.settings.with_overrides(
                 data_dir=tmp_path / "data", discord_token=TOKEN, discord_api_base=fake.api_base,
                 discord_gateway_url=fake.gateway_url, discord_cooldown_seconds=0.0,
             )
             settings = settings.with_overrides(**changes)
-            runner = BotRunner(lambda: AskBot(settings, lambda: engine, guild_ready_timeout=0.05))
+            runner = BotRunner(lambda: make_bot(settings, opener or (lambda _: engine), guild_ready_timeout=0.05))
             runners.append(runner.__enter__())
             return runner.bot
 
@@ -114,6 +114,10 @@ def test_login_identify_and_command_sync(fake, start_bot):
     assert commands["ask"]["options"][0]["name"] == "question"
     assert commands["reindex"]["default_member_permissions"] == MANAGE_GUILD
     assert commands["reindex"]["dm_permission"] is False
+    assert commands["Ask askbot"]["type"] == 3, "a message context-menu command"
+    for managers_only in ("docs", "askbot"):
+        assert commands[managers_only]["default_member_permissions"] == MANAGE_GUILD
+        assert commands[managers_only]["dm_permission"] is False
     connect, identify = fake.wait_gateway("connect")[0], fake.wait_gateway("identify")[0]
     assert connect.data["compress"] == "zlib-stream" and connect.data["v"] == "10"
     assert identify.data["intents"] == INTENTS.value
@@ -122,7 +126,7 @@ def test_login_identify_and_command_sync(fake, start_bot):
 
 def test_guild_setting_syncs_commands_to_that_server(fake, start_bot):
     start_bot(discord_guild_id=2000)
-    assert sorted(c["name"] for c in fake.commands["2000"]) == ["ask", "reindex"]
+    assert sorted(c["name"] for c in fake.commands["2000"]) == ["Ask askbot", "ask", "askbot", "docs", "reindex"]
     interaction = fake.slash("ask", {"question": "Who is the CEO of OnePlus?"})
     assert "Pete Lau" in fake.wait_edit(interaction).body["embeds"][0]["description"]
 

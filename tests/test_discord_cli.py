@@ -11,7 +11,7 @@ import sys
 import threading
 
 from conftest import REPO, SEED_DOCS
-from fake_discord import APP_ID, TOKEN, FakeDiscord
+from fake_discord import APP_ID, GUILD2, LOBBY, TOKEN, FakeDiscord
 
 
 def bot_env(fake: FakeDiscord, index, data, token: str = TOKEN) -> dict[str, str]:
@@ -28,11 +28,11 @@ def bot_env(fake: FakeDiscord, index, data, token: str = TOKEN) -> dict[str, str
 class BotProcess:
     """`python -m askbot discord` in a subprocess, its stderr collected line by line."""
 
-    def __init__(self, env: dict[str, str], cwd):
+    def __init__(self, env: dict[str, str], cwd, *args: str):
         self.lines: list[str] = []
         self._seen = threading.Condition()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "askbot", "discord"], cwd=cwd, text=True,
+            [sys.executable, "-m", "askbot", "discord", *args], cwd=cwd, text=True,
             env={**os.environ, "PYTHONPATH": str(REPO / "src"), **env},
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )
@@ -77,6 +77,22 @@ def test_askbot_discord_answers_and_an_acknowledged_vote_survives_sigkill(tmp_pa
     assert len(record["answers"]) == 1 and "Snapdragon 845" in record["answers"][0]
 
 
+def test_askbot_discord_runs_the_shards_it_is_given(tmp_path, seed_index):
+    """One machine's process of a two-shard bot: IDENTIFY says shard [1, 2], Discord hands it the
+    one server on shard 1, and it answers there (another process would run shard 0)."""
+    with FakeDiscord() as fake:
+        bot = BotProcess(bot_env(fake, seed_index, tmp_path / "data"), tmp_path, "--shard-count", "2", "--shard-ids", "1")
+        try:
+            bot.wait_for_line("connected as askbot to 1 server(s) (shards 1 of 2)")
+            assert [e.data["shard"] for e in fake.gateway if e.kind == "identify"] == [[1, 2]]
+            reply = fake.wait_reply(fake.send_message(f"<@{APP_ID}> Who is the CEO of OnePlus?", channel=LOBBY), timeout=60)
+            assert "Pete Lau" in reply["embeds"][0]["description"] and reply["guild_id"] == str(GUILD2)
+        finally:
+            bot.process.terminate()
+            bot.process.wait(30)
+    assert bot.process.returncode == 0
+
+
 def test_sigterm_closes_the_connection_cleanly(tmp_path, seed_engine):
     from askbot.discord_bot import run
 
@@ -97,7 +113,7 @@ def test_sigterm_closes_the_connection_cleanly(tmp_path, seed_engine):
 
         helper = threading.Thread(target=ask_then_terminate, daemon=True)
         helper.start()
-        run(settings, lambda: seed_engine, guild_ready_timeout=0.05)  # returns once SIGTERM closed it
+        run(settings, lambda _: seed_engine, guild_ready_timeout=0.05)  # returns once SIGTERM closed it
         helper.join(10)
         closed = fake.wait_gateway("closed")
     assert answered, "the bot answered before it was stopped"

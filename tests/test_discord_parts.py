@@ -171,11 +171,62 @@ def test_discord_settings_come_from_the_environment(monkeypatch):
     assert "secret.token.value" not in repr(s) and "discord_token=<hidden>" in repr(s)
 
 
+def test_community_settings_come_from_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("ASKBOT_DISCORD_FORUMS", "3003,3004")
+    monkeypatch.setenv("ASKBOT_DISCORD_FORUM_SILENT_ON_ABSTAIN", "off")
+    monkeypatch.setenv("ASKBOT_DISCORD_FORUM_TAG", "answered")
+    monkeypatch.setenv("ASKBOT_DISCORD_CONTEXT_REPLY", "ephemeral")
+    monkeypatch.setenv("ASKBOT_DISCORD_COLLECTIONS", str(tmp_path / "map.toml"))
+    monkeypatch.setenv("ASKBOT_DISCORD_MAX_UPLOAD_BYTES", "1000")
+    monkeypatch.setenv("ASKBOT_DISCORD_LOG_DAYS", "30")
+    monkeypatch.setenv("ASKBOT_DISCORD_SHARD_COUNT", "4")
+    monkeypatch.setenv("ASKBOT_DISCORD_SHARD_IDS", "2,3")
+    s = Settings.from_env(None)
+    assert (s.discord_forums, s.discord_forum_silent_on_abstain, s.discord_forum_tag) == ((3003, 3004), False, "answered")
+    assert (s.discord_context_reply, s.discord_collections) == ("ephemeral", tmp_path / "map.toml")
+    assert (s.discord_max_upload_bytes, s.discord_log_days, s.discord_shard_count, s.discord_shard_ids) == (1000, 30, 4, (2, 3))
+    d = Settings()
+    assert (d.discord_forum_silent_on_abstain, d.discord_context_reply, d.discord_max_upload_bytes, d.discord_log_days) == (True, "public", 10_000_000, 90)
+
+
+def test_forum_question_joins_title_and_first_message():
+    from askbot.discord_forums import forum_question
+
+    assert forum_question("OnePlus 6 chip", "What chip  powers\nthe OnePlus 6?", 500) == "OnePlus 6 chip. What chip powers the OnePlus 6?"
+    assert forum_question("Which chip?", "The OnePlus 6 one.", 500) == "Which chip? The OnePlus 6 one."
+    assert forum_question("Chip", "chip of the OnePlus 6?", 500) == "chip of the OnePlus 6?", "a body repeating the title"
+    assert forum_question("Only a title?", "", 500) == "Only a title?"
+    assert len(forum_question("t", "word " * 1000, 100)) <= 100
+
+
 @pytest.mark.parametrize(("name", "value"), [
     ("ASKBOT_DISCORD_DMS", "maybe"), ("ASKBOT_DISCORD_CHANNELS", "general"),
     ("ASKBOT_DISCORD_GUILD_ID", "1,2"), ("ASKBOT_DISCORD_GATEWAY_URL", "https://example.com"),
+    ("ASKBOT_DISCORD_CONTEXT_REPLY", "loud"), ("ASKBOT_DISCORD_SHARD_COUNT", "0"), ("ASKBOT_DISCORD_FORUMS", "help"),
 ])
 def test_bad_discord_settings_are_usage_errors(monkeypatch, name, value):
     monkeypatch.setenv(name, value)
     with pytest.raises(UsageError, match=name):
         Settings.from_env(None)
+
+
+def test_feedback_databases_from_before_collections_are_migrated(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "feedback.sqlite3"
+    with sqlite3.connect(path) as db:  # the schema as it was: no collection column
+        db.executescript(
+            "CREATE TABLE answers (id TEXT PRIMARY KEY, question TEXT NOT NULL, answer TEXT, answered INTEGER NOT NULL,"
+            " confidence REAL NOT NULL, title TEXT, passages TEXT NOT NULL, asked_at TEXT NOT NULL);"
+            "CREATE TABLE votes (answer_id TEXT NOT NULL, user_hash TEXT NOT NULL, vote INTEGER NOT NULL,"
+            " voted_at TEXT NOT NULL, PRIMARY KEY (answer_id, user_hash));"
+            "INSERT INTO answers VALUES ('old000000000', 'Old?', 'Yes.', 1, 0.9, 'T', '[]', '2020-01-01');"
+            "INSERT INTO votes VALUES ('old000000000', 'somebody', 1, '2020-01-01');"
+        )
+    db.close()
+    store = FeedbackStore(path)
+    store.vote(record("new000000000"), 10, "down")
+    assert [r["question"] for r in store.export(collection="default")] == ["Old?", "Who is the CEO?"]
+    assert list(store.export(collection="beta")) == []
+    assert store.forget_user(10) == 1 and store.tallies(["new000000000", "old000000000"]) == {"old000000000": Tally(1, 0)}
+    store.close()

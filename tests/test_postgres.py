@@ -291,3 +291,31 @@ def test_feedback_votes_from_several_processes_export_as_one(database_url, cli, 
         del record_["asked_at"], record_["last_vote_at"]
     assert exported == expected and exported[0]["answers"] == ["a Snapdragon 845"]
     assert exported[0]["votes"] == {"up": 2, "down": 1}
+
+
+def test_feedback_in_the_database_keeps_collections_apart_and_forgets_a_user(database_url, tmp_path):
+    """The SQLite and PostgreSQL stores answer the report's and export's calls the same way."""
+    from askbot.answer import Answer
+    from askbot.feedback import AnswerRecord, FeedbackStore, Tally, open_feedback
+
+    pets = AnswerRecord.of("pets-1", Answer("What does Miso eat?", True, "salmon", 0.8, []), "pets")
+    phones = AnswerRecord.of("phones-1", Answer("What chip?", True, "a Snapdragon 845", 0.9, []))
+    shared, local = open_feedback(Settings(database_url=database_url)), FeedbackStore(tmp_path / "feedback.sqlite3")
+    try:
+        results = []
+        for store in (shared, local):
+            store.vote(pets, 7, "down")
+            store.vote(phones, 7, "up")
+            store.vote(phones, 8, "up")
+            only_pets = [(r["id"], r["votes"]) for r in store.export("pets")]
+            tallies = store.tallies(["pets-1", "phones-1", "nobody"])
+            forgotten = store.forget_user(7)
+            results.append((only_pets, tallies, forgotten, store.tallies(["pets-1", "phones-1"])))
+    finally:
+        shared.close()
+        local.close()
+    assert results[0] == results[1]
+    only_pets, tallies, forgotten, after = results[0]
+    assert only_pets == [("pets-1", {"up": 0, "down": 1})]
+    assert tallies == {"pets-1": Tally(0, 1), "phones-1": Tally(2, 0)} and forgotten == 2
+    assert after == {"phones-1": Tally(1, 0)}

@@ -16,13 +16,10 @@ DIR = click.Path(file_okay=False, path_type=Path)
 
 def _settings(docs: Path | None = None, index: Path | None = None, collection: str | None = None, **more):
     """The settings of one collection: the environment and .env, then the options given."""
-    import os
-
-    from .settings import DEFAULT_COLLECTION, Settings
+    from .settings import Settings
 
     deployment = Settings.from_env().with_overrides(index_dir=index, **more)  # from_env loads .env
-    collection = collection or os.environ.get("ASKBOT_COLLECTION", "").strip() or DEFAULT_COLLECTION
-    return deployment.for_collection(collection).with_overrides(docs_dir=docs)
+    return deployment.for_collection(_collection_name(collection)).with_overrides(docs_dir=docs)
 
 
 def docs_option(f):
@@ -216,18 +213,41 @@ def repl(docs: Path | None, index: Path | None, collection: str | None, k: int |
 @docs_option
 @index_option
 @collection_option
-def discord_command(docs: Path | None, index: Path | None, collection: str | None) -> None:
-    """Run the Discord bot: /ask, mentions and DMs answered from the documents.
+@click.option("--shard-count", type=click.IntRange(1), help="Total shards of the bot (Discord: one per 2,500 servers) [env ASKBOT_DISCORD_SHARD_COUNT].")
+@click.option("--shard-ids", metavar="A,B", help="The shards this process runs, e.g. 0,1 (default: all) [env ASKBOT_DISCORD_SHARD_IDS].")
+def discord_command(docs: Path | None, index: Path | None, collection: str | None, shard_count: int | None, shard_ids: str | None) -> None:
+    """Run the Discord bot: /ask, mentions, DMs, forum posts and Apps → Ask askbot.
 
     \b
     Needs DISCORD_TOKEN in .env or the environment (the README explains the portal setup).
-    Loads (or builds) the index, connects, and runs until Ctrl-C or SIGTERM.
-    Example:
+    Loads (or builds) the index, connects, and runs until Ctrl-C or SIGTERM. --collection is
+    the collection of servers ASKBOT_DISCORD_COLLECTIONS does not map.
+    Examples:
       askbot discord --docs docs --index index
+      askbot discord --shard-count 4 --shard-ids 0,1   # another machine runs 2,3
     """
     from .discord_bot import run
 
-    run(_settings(docs, index, collection))
+    settings = _settings(docs, index, None, discord_shard_count=shard_count, discord_shard_ids=_shard_ids(shard_ids))
+    run(settings, default_collection=_collection_name(collection))
+
+
+def _shard_ids(raw: str | None) -> tuple[int, ...] | None:
+    if raw is None:
+        return None
+    try:
+        return tuple(int(part) for part in raw.replace(" ", "").split(",") if part)
+    except ValueError:
+        raise UsageError(f"--shard-ids takes comma-separated shard numbers, e.g. 0,1; got {raw!r}") from None
+
+
+def _collection_name(collection: str | None) -> str:
+    """--collection, else ASKBOT_COLLECTION (read after .env is loaded), else "default"."""
+    import os
+
+    from .settings import DEFAULT_COLLECTION, collection_name
+
+    return collection_name(collection or os.environ.get("ASKBOT_COLLECTION", "").strip() or DEFAULT_COLLECTION)
 
 
 @cli.group()
@@ -238,7 +258,8 @@ def feedback() -> None:
 @feedback.command("export")
 @click.option("--data", type=DIR, help="Data folder holding feedback.sqlite3 [env ASKBOT_DATA_DIR; default data]")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE, not standard output.")
-def feedback_export(data: Path | None, output: Path | None) -> None:
+@click.option("--collection", metavar="NAME", help="Only the answers of this collection [default: all].")
+def feedback_export(data: Path | None, output: Path | None, collection: str | None) -> None:
     """Write every voted answer as JSONL, in the format of the eval questions.
 
     \b
@@ -250,7 +271,7 @@ def feedback_export(data: Path | None, output: Path | None) -> None:
 
     store = open_existing(_settings(data_dir=data))
     try:
-        lines = [json.dumps(record, ensure_ascii=False) + "\n" for record in store.export()]
+        lines = [json.dumps(record, ensure_ascii=False) + "\n" for record in store.export(collection and _collection_name(collection))]
     finally:
         store.close()
     if output is None:
@@ -293,6 +314,54 @@ def fetch_command(urls: tuple[str, ...], sitemap: bool, max_pages: int, docs: Pa
     if progress:
         click.echo("\r\x1b[K", nl=False, err=True)
     click.echo(report.summary())
+
+
+@cli.command("report")
+@collection_option
+@click.option("--since", "since", type=click.IntRange(1), default=30, show_default=True, metavar="DAYS", help="How many days back.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--data", type=DIR, help="Data folder [env ASKBOT_DATA_DIR; default data]")
+@index_option
+@click.option("--forget-user", "forget_user", type=int, metavar="ID", help="Delete this Discord user's logged questions and votes, then exit.")
+def report_command(collection: str | None, since: int, as_json: bool, data: Path | None, index: Path | None, forget_user: int | None) -> None:
+    """What the documents are missing: questions asked through Discord, the ones declined
+    most often (near-duplicates grouped), answers voted 👎, sources used most.
+
+    \b
+    Examples:
+      askbot report --collection acme --since 7
+      askbot report --json > report.json
+      askbot report --forget-user 123456789012345678
+    """
+    from .feedback import open_feedback
+    from .questionlog import FILE_NAME as LOG_FILE
+    from .questionlog import SqliteQuestionLog
+    from .report import gather, report_text
+
+    settings = _settings(index=index, collection=collection, data_dir=data)
+    feedback = open_feedback(settings)  # holds the key that hashes user ids
+    log = SqliteQuestionLog(settings.data_dir / LOG_FILE)
+    try:
+        if forget_user is not None:
+            questions, votes = log.forget_user(feedback.user_hash(forget_user)), feedback.forget_user(forget_user)
+            click.echo(f"deleted {questions} question(s) and {votes} vote(s) of user {forget_user}")
+            return
+        scope = settings.collection if collection or settings.collection != "default" else None
+        report = gather(log, feedback, since, scope, _lazy_encoder(settings))
+    finally:
+        log.close()
+        feedback.close()
+    click.echo(json.dumps(report.to_dict(), ensure_ascii=False) if as_json else report_text(report))
+
+
+def _lazy_encoder(settings):
+    """The collection's question encoder, loaded only if the report needs to group questions."""
+    def encode(texts):
+        from .engine import Engine
+
+        return Engine.open(settings, auto_build=False).encode(texts)
+
+    return encode
 
 
 @cli.command("eval")

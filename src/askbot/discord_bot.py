@@ -1,5 +1,10 @@
 """The Discord surface: /ask, mentions and DMs answered from the engine, with feedback buttons.
 
+The client wires up the community features, each in a module of its own: forum posts
+(discord_forums.py), Apps → "Ask askbot" (discord_context.py), /docs (discord_docs.py) and
+/askbot report (discord_report.py). Each server or channel answers from its own collection
+(discord_collections.py); every question is logged for the report (questionlog.py).
+
 Follow-ups ("When will it arrive?") lean on the conversation they belong to: by default one per
 thread, shared by everyone in it, and one per user in a channel or DM (ASKBOT_DISCORD_CONVERSATIONS
 = thread | user | off), forgotten after ASKBOT_DISCORD_CONVERSATION_MINUTES without a question.
@@ -11,7 +16,8 @@ stored by feedback.py before they are acknowledged. No send can ping anyone: the
 allowed_mentions is "none", which discord.py applies to every message, reply and interaction
 response.
 
-    askbot discord      # run(Settings.from_env())
+    askbot discord                                   # run(Settings.from_env())
+    askbot discord --shard-count 4 --shard-ids 0,1   # this process runs shards 0 and 1 of 4
 """
 
 from __future__ import annotations
@@ -22,8 +28,10 @@ import re
 import secrets
 import signal
 import threading
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+import time
+from collections import Counter, OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import wraps
 
@@ -37,11 +45,18 @@ from .answer import Answer
 from .batching import Batcher
 from .conversation import Conversation, Conversations
 from .cooldown import Cooldown
+from .discord_collections import CollectionMap, Engines
+from .discord_context import ask_context_menu
+from .discord_docs import DocsManager, docs_group
+from .discord_forums import ForumResponder
+from .discord_origin import Origin, conversation_key
+from .discord_report import report_group
 from .engine import Engine
 from .errors import AskbotError, UsageError
-from .feedback import FILE_NAME as FEEDBACK_FILE
-from .feedback import AnswerRecord, FeedbackStore, Vote
-from .settings import Settings
+from .feedback import AnswerRecord, Feedback, Vote, open_feedback
+from .questionlog import FILE_NAME as LOG_FILE
+from .questionlog import LoggedQuestion, QuestionLog, SqliteQuestionLog, retention_cutoff, stamp, utc_now
+from .settings import DEFAULT_COLLECTION, Settings
 
 log = logging.getLogger("askbot.discord")
 
@@ -49,6 +64,9 @@ NO_PINGS = discord.AllowedMentions.none()
 # Only what the bot uses: servers and channels, and messages in them and in DMs. Message
 # content is not needed: Discord delivers the content of messages that mention the bot and of DMs.
 INTENTS = discord.Intents(guilds=True, guild_messages=True, dm_messages=True)
+# Forum posts are not addressed to the bot: reading them takes the privileged Message Content intent.
+FORUM_INTENTS = discord.Intents(guilds=True, guild_messages=True, dm_messages=True, message_content=True)
+LOG_PURGE_SECONDS = 3600  # how often old questions are deleted from the log, at most
 RECENT_ANSWERS = 2000  # answers whose buttons still work (older ones ask the user to ask again)
 LOGGERS = {"askbot": logging.INFO, "discord": logging.WARNING}
 DRAIN_SECONDS = 10  # on shutdown, how long questions being answered get to finish
@@ -57,29 +75,15 @@ SORRY = "Sorry, something went wrong while answering that. The error has been lo
 EXPIRED = "That answer is too old for its buttons now (or I restarted since): please ask again."
 NO_DMS = "I don't answer direct messages here: ask me in a server channel."
 NOT_ADMIN = "Only members with the Manage Server permission can rebuild the index."
-
-
-@dataclass(frozen=True)
-class Origin:
-    """Who asked and where: the key a per-thread or per-user conversation would hang on."""
-
-    user_id: int
-    channel_id: int  # the thread's id inside a thread
-    parent_id: int | None  # the channel a thread belongs to
-    guild_id: int | None  # None in DMs
-
-    @classmethod
-    def of(cls, user: discord.abc.User, channel: object, guild: discord.Guild | None) -> "Origin":
-        return cls(user.id, getattr(channel, "id", 0), getattr(channel, "parent_id", None), guild and guild.id)
-
-
-def conversation_key(origin: Origin, mode: str) -> tuple | None:
-    """Which conversation a question belongs to (None: answered on its own)."""
-    if mode == "off":
-        return None
-    if mode == "thread" and origin.parent_id is not None:
-        return ("thread", origin.channel_id)
-    return ("user", origin.channel_id, origin.user_id)
+FORUM_INTENT_REFUSED = (
+    "Discord refused the Message Content intent that ASKBOT_DISCORD_FORUMS needs: switch it on in the "
+    "developer portal (Bot page, Privileged Gateway Intents), or unset ASKBOT_DISCORD_FORUMS"
+)
+INTENT_NOTE = (
+    "forum channels are configured: asking Discord for the privileged Message Content intent, to read "
+    "forum posts (switch it on in the developer portal, Bot page; free below 100 servers, Discord's "
+    "verification above)"
+)
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,20 @@ class Asked:
     answer: Answer
     record: AnswerRecord
 
+    @property
+    def collection(self) -> str:
+        return self.record.collection
+
+
+@dataclass(frozen=True)
+class Response:
+    """One question's outcome: the reply to send, its buttons, and the answer (None when
+    answering failed)."""
+
+    reply: render.Reply
+    view: discord.ui.View | None
+    answer: Answer | None
+
 
 class RecentAnswers:
     """The last `capacity` answers by id (least recently used ones are forgotten)."""
@@ -97,9 +115,9 @@ class RecentAnswers:
         self._capacity = capacity
         self._items: OrderedDict[str, Asked] = OrderedDict()
 
-    def add(self, answer: Answer) -> str:
+    def add(self, answer: Answer, collection: str = DEFAULT_COLLECTION) -> str:
         answer_id = secrets.token_hex(6)
-        self._items[answer_id] = Asked(answer, AnswerRecord.of(answer_id, answer))
+        self._items[answer_id] = Asked(answer, AnswerRecord.of(answer_id, answer, collection))
         if len(self._items) > self._capacity:
             self._items.popitem(last=False)
         return answer_id
@@ -150,12 +168,8 @@ def in_flight(handler: Callable[..., Awaitable[None]]) -> Callable[..., Awaitabl
 
     @wraps(handler)
     async def run(bot: "AskBot", *args: object) -> None:
-        task = asyncio.current_task()
-        bot._in_flight.add(task)
-        try:
+        async with bot.busy():
             await handler(bot, *args)
-        finally:
-            bot._in_flight.discard(task)
 
     return run
 
@@ -177,39 +191,62 @@ async def reindex_command(interaction: discord.Interaction) -> None:
 
 
 class AskBot(discord.Client):
-    def __init__(self, settings: Settings, open_engine: Callable[[], Engine], **client_options):
+    def __init__(self, settings: Settings, open_engine: Callable[[Settings], Engine],
+                 default_collection: str = DEFAULT_COLLECTION, **client_options):  # fmt: skip
+        """settings: the deployment's (collection "default"); each collection's engine is opened
+        with open_engine(settings.for_collection(name)) on its first question."""
         # askbot has no voice: discord.py's warnings about missing voice libraries are noise.
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
-        super().__init__(intents=INTENTS, allowed_mentions=NO_PINGS, **client_options)
+        intents = FORUM_INTENTS if settings.discord_forums else INTENTS
+        super().__init__(intents=intents, allowed_mentions=NO_PINGS, **client_options)
         point_discord_at(settings.discord_api_base, settings.discord_gateway_url)
         self.settings = settings
+        self.collections = CollectionMap.load(settings.discord_collections, default_collection)
+        self.engines = Engines(settings, open_engine)
         self.tree = app_commands.CommandTree(self)
-        self.tree.add_command(ask_command)
-        self.tree.add_command(reindex_command)
+        self._add_commands()
         self.tree.on_error = self._on_command_error
         self.add_dynamic_items(AnswerButton)
         self.answers = RecentAnswers()
         self.cooldown = Cooldown(settings.discord_cooldown_seconds)
-        self._open_engine = open_engine
-        self.engine: Engine | None = None
-        self.feedback: FeedbackStore | None = None
-        self.batcher: Batcher[tuple[str, Conversation | None], Answer] | None = None
-        self.conversations: Conversations[tuple] = Conversations(
-            lambda: self.engine.conversation(), settings.discord_conversation_minutes * 60
-        )
-        self._rebuilding = False
+        self.forums = ForumResponder(self)
+        self.docs = DocsManager(self)
+        self.feedback: Feedback | None = None
+        self.question_log: QuestionLog | None = None
+        self.batcher: Batcher[tuple[Engine, str, Conversation | None], Answer] | None = None
+        self._conversations: dict[str, Conversations[tuple]] = {}
+        self._rebuilding: Counter[str] = Counter()  # rebuilds running, per collection
         self._reload_warned = False
+        self._purged_at = 0.0
         self._in_flight: set[asyncio.Task] = set()
+
+    @asynccontextmanager
+    async def busy(self) -> AsyncIterator[None]:
+        """The current task is answering someone: shutdown waits (briefly) for it to finish."""
+        task = asyncio.current_task()
+        self._in_flight.add(task)
+        try:
+            yield
+        finally:
+            self._in_flight.discard(task)
+
+    def _add_commands(self) -> None:
+        for command in (ask_command, reindex_command, ask_context_menu, docs_group, report_group):
+            self.tree.add_command(command)
 
     # -- life cycle --------------------------------------------------------------------------
 
     async def setup_hook(self) -> None:
         """After login, before the gateway: load the index (building it if needed), sync commands."""
-        self.engine = await asyncio.to_thread(self._open_engine)
+        engine = await asyncio.to_thread(self.engines.get, self.collections.default)
         # The first question loads the model: answer one now, so no user waits for it.
-        await asyncio.to_thread(self.engine.ask, "warm-up")
-        self.feedback = await asyncio.to_thread(FeedbackStore, self.settings.data_dir / FEEDBACK_FILE)
+        await asyncio.to_thread(engine.ask, "warm-up")
+        self.feedback = await asyncio.to_thread(open_feedback, self.settings)
+        self.question_log = await asyncio.to_thread(SqliteQuestionLog, self.settings.data_dir / LOG_FILE)
+        await self._purge_old_questions()
         self.batcher = Batcher(self._answer_batch)
+        if self.settings.discord_forums:
+            log.info(INTENT_NOTE)
         guild = discord.Object(self.settings.discord_guild_id) if self.settings.discord_guild_id else None
         if guild:
             self.tree.copy_global_to(guild=guild)
@@ -218,7 +255,10 @@ class AskBot(discord.Client):
         log.info("synced %s to %s", ", ".join(f"/{c.name}" for c in synced), where)
 
     async def on_ready(self) -> None:
-        log.info("connected as %s to %d server(s): answering /ask and mentions", self.user, len(self.guilds))
+        shards = ""
+        if isinstance(self, discord.AutoShardedClient):
+            shards = f" (shards {', '.join(map(str, sorted(self.shards)))} of {self.shard_count})"
+        log.info("connected as %s to %d server(s)%s: answering /ask and mentions", self.user, len(self.guilds), shards)
 
     async def close(self) -> None:
         """Let the questions being answered finish (briefly), then disconnect."""
@@ -227,33 +267,38 @@ class AskBot(discord.Client):
             await asyncio.wait(busy, timeout=DRAIN_SECONDS)
         await super().close()
         batcher, self.batcher = self.batcher, None  # taken first: close may be called twice
-        feedback, self.feedback = self.feedback, None
+        stores, self.feedback, self.question_log = [self.feedback, self.question_log], None, None
         if batcher is not None:
             await batcher.close()
-        if feedback is not None:
-            await asyncio.to_thread(feedback.close)
+        for store in stores:
+            if store is not None:
+                await asyncio.to_thread(store.close)
 
     # -- questions ---------------------------------------------------------------------------
 
     @in_flight
     async def on_message(self, message: discord.Message) -> None:
-        if message.author.bot or message.author == self.user:
+        if message.author.bot or message.author == self.user or self.forums.is_post(message):
             return
         question = self._addressed_question(message)
         if question is None or not self._channel_allowed(message.channel):
             return
         origin = Origin.of(message.author, message.channel, message.guild)
         try:
-            refusal = self._refusal(origin, question, quiet_repeats=True)
+            refusal = self.refusal(origin, question, quiet_repeats=True)
             if refusal is not None:
                 if refusal:
                     await self._reply(message, render.Reply(content=refusal))
                 return
             async with message.channel.typing():
-                reply, view = await self._answer(question, origin)
-            await self._reply(message, reply, view)
+                response = await self.answer(question, origin)
+            await self._reply(message, response.reply, response.view)
         except discord.Forbidden:  # a server setting, not a bug: one line for the operator
             log.warning("no permission to answer in channel %s: see the README's invite permissions", message.channel.id)
+
+    @in_flight
+    async def on_thread_create(self, thread: discord.Thread) -> None:
+        await self.forums.on_thread_create(thread)
 
     @staticmethod
     async def _reply(message: discord.Message, reply: render.Reply, view: discord.ui.View | None = None) -> None:
@@ -272,20 +317,23 @@ class AskBot(discord.Client):
     @in_flight
     async def handle_ask(self, interaction: discord.Interaction, question: str) -> None:
         origin = Origin.of(interaction.user, interaction.channel, interaction.guild)
-        if interaction.guild is None and not self.settings.discord_dms:
-            refusal = NO_DMS
-        elif not self._channel_allowed(interaction.channel):
-            refusal = self._allowlist_note()
-        else:
-            refusal = self._refusal(origin, question.strip(), quiet_repeats=False)
+        refusal = self.interaction_refusal(interaction, origin, question.strip())
         if refusal is not None:
             await interaction.response.send_message(refusal, ephemeral=True)
             return
         await interaction.response.defer(thinking=True)
-        reply, view = await self._answer(question.strip(), origin)
-        await interaction.edit_original_response(content=reply.content, embed=reply.embed, view=view)
+        response = await self.answer(question.strip(), origin)
+        await interaction.edit_original_response(content=response.reply.content, embed=response.reply.embed, view=response.view)
 
-    def _refusal(self, origin: Origin, question: str, quiet_repeats: bool) -> str | None:
+    def interaction_refusal(self, interaction: discord.Interaction, origin: Origin, question: str) -> str | None:
+        """Why a question asked through a command is not answered (None: answer it)."""
+        if interaction.guild is None and not self.settings.discord_dms:
+            return NO_DMS
+        if not self._channel_allowed(interaction.channel):
+            return self._allowlist_note()
+        return self.refusal(origin, question, quiet_repeats=False)
+
+    def refusal(self, origin: Origin, question: str, quiet_repeats: bool) -> str | None:
         """Why this question is not answered: a note, "" to stay silent, or None to answer it."""
         if not question:
             return render.note(f"Ask me a question about the documents, e.g. @{self.user.display_name} What chip powers the OnePlus 6?")
@@ -309,59 +357,98 @@ class AskBot(discord.Client):
     def _allowlist_note(self) -> str:
         return render.note("I only answer in " + ", ".join(f"<#{c}>" for c in self.settings.discord_channels) + ".")
 
-    async def _answer(self, question: str, origin: Origin) -> tuple[render.Reply, discord.ui.View | None]:
-        """Answer one question (never raises): the reply to send and its buttons.
+    def collection_of(self, origin: Origin) -> str:
+        return self.collections.collection_for(origin.guild_id, origin.channel_id, origin.parent_id)
 
-        `origin` decides the conversation the question continues (see conversation_key).
-        """
-        key = conversation_key(origin, self.settings.discord_conversations)
-        conversation = self.conversations.get(key) if key is not None else None
+    async def answer(self, question: str, origin: Origin) -> Response:
+        """Answer one question from the collection of the place it was asked (never raises),
+        and log it. `origin` also decides the conversation it continues (see conversation_key)."""
+        collection = self.collection_of(origin)
         try:
-            answer = await self.batcher.submit((question, conversation))
+            engine = await asyncio.to_thread(self.engines.get, collection)
+            key = conversation_key(origin, self.settings.discord_conversations)
+            conversation = self._conversations_of(collection, engine).get(key) if key is not None else None
+            answer = await self.batcher.submit((engine, question, conversation))
         except AskbotError as error:
-            return render.Reply(content=render.note(str(error))), None
+            return Response(render.Reply(content=render.note(str(error))), None, None)
         except Exception:
             log.exception("answering a question failed")
-            return render.Reply(content=SORRY), None
-        answer_id = self.answers.add(answer)
-        return render.answer_reply(answer), answer_view(answer_id, answer)
+            return Response(render.Reply(content=SORRY), None, None)
+        answer_id = self.answers.add(answer, collection)
+        await self._log_question(origin, collection, answer, answer_id)
+        return Response(render.answer_reply(answer), answer_view(answer_id, answer), answer)
 
-    def _answer_batch(self, items: list[tuple[str, Conversation | None]]) -> list[Answer | Exception]:
-        """In the worker thread: pick up a newer index, then answer the batch. Questions without
-        context (alone, or opening a conversation) share one encode; follow-ups go one by one,
-        in order, through their conversation."""
-        self._reload_quietly()
+    def _conversations_of(self, collection: str, engine: Engine) -> Conversations[tuple]:
+        if collection not in self._conversations:
+            self._conversations[collection] = Conversations(engine.conversation, self.settings.discord_conversation_minutes * 60)
+        return self._conversations[collection]
+
+    async def _log_question(self, origin: Origin, collection: str, answer: Answer, answer_id: str) -> None:
+        top = answer.passages[0].source if answer.passages else None
+        entry = LoggedQuestion(stamp(utc_now()), origin.guild_id, origin.channel_id, collection, answer.question,
+                               answer.answered, round(answer.confidence, 4), top, answer_id,
+                               self.feedback.user_hash(origin.user_id))
+        try:
+            await asyncio.to_thread(self.question_log.record, entry)
+            await self._purge_old_questions()
+        except AskbotError as error:  # the answer matters more than its log line
+            log.warning("could not log a question: %s", error)
+
+    async def _purge_old_questions(self) -> None:
+        if time.monotonic() - self._purged_at < LOG_PURGE_SECONDS and self._purged_at:
+            return
+        self._purged_at = time.monotonic()
+        deleted = await asyncio.to_thread(self.question_log.delete_older_than, retention_cutoff(self.settings.discord_log_days))
+        if deleted:
+            log.info("deleted %d logged question(s) older than %d days", deleted, self.settings.discord_log_days)
+
+    def _answer_batch(self, items: list[tuple[Engine, str, Conversation | None]]) -> list[Answer | Exception]:
+        """In the worker thread: answer a batch, collection by collection (see _answer_engine_batch)."""
+        results: list[Answer | Exception | None] = [None] * len(items)
+        engines = {id(engine): engine for engine, _, _ in items}
+        for engine in engines.values():
+            positions = [i for i, item in enumerate(items) if item[0] is engine]
+            answers = self._answer_engine_batch(engine, [items[i][1:] for i in positions])
+            for i, answer in zip(positions, answers):
+                results[i] = answer
+        return results
+
+    def _answer_engine_batch(self, engine: Engine, items: list[tuple[str, Conversation | None]]) -> list[Answer | Exception]:
+        """Pick up a newer index, then answer. Questions without context (alone, or opening a
+        conversation) share one encode; follow-ups go one by one, in order, through their
+        conversation."""
+        self._reload_quietly(engine)
         results: list[Answer | Exception | None] = [None] * len(items)
         opening = [i for i, (_, chat) in enumerate(items) if chat is None or not chat.turns]
-        for i, answer in zip(opening, self._ask_many([items[i][0] for i in opening])):
+        for i, answer in zip(opening, self._ask_many(engine, [items[i][0] for i in opening])):
             results[i] = answer
             chat = items[i][1]
             if chat is not None and isinstance(answer, Answer):
                 chat.remember(answer)
         for i, (question, chat) in enumerate(items):
             if results[i] is None:
-                results[i] = self._answer_one(question, chat)
+                results[i] = self._answer_one(engine, question, chat)
         return results
 
-    def _ask_many(self, questions: list[str]) -> list[Answer | Exception]:
+    def _ask_many(self, engine: Engine, questions: list[str]) -> list[Answer | Exception]:
         if not questions:
             return []
         try:
-            return self.engine.ask_many(questions, self.settings.top_k)
+            return engine.ask_many(questions, self.settings.top_k)
         except AskbotError:  # one bad question must not sink the rest
-            return [self._answer_one(q) for q in questions]
+            return [self._answer_one(engine, q) for q in questions]
 
-    def _answer_one(self, question: str, conversation: Conversation | None = None) -> Answer | Exception:
+    def _answer_one(self, engine: Engine, question: str, conversation: Conversation | None = None) -> Answer | Exception:
         try:
-            return (conversation or self.engine).ask(question, self.settings.top_k)
+            return (conversation or engine).ask(question, self.settings.top_k)
         except AskbotError as error:
             return error
 
-    def _reload_quietly(self) -> None:
+    def _reload_quietly(self, engine: Engine) -> None:
         """Notice an index rebuilt by `askbot index build`; a broken one leaves the old serving."""
         try:
-            if self.engine.reload_if_changed():
-                log.info("loaded the index rebuilt on disk")
+            if engine.reload_if_changed():
+                log.info("loaded the index rebuilt on disk (collection %s)", engine.settings.collection)
             self._reload_warned = False
         except AskbotError as error:
             if not self._reload_warned:
@@ -373,7 +460,8 @@ class AskBot(discord.Client):
     @in_flight
     async def handle_button(self, interaction: discord.Interaction, action: str, answer_id: str) -> None:
         asked = self.answers.get(answer_id)
-        if asked is None:
+        here = self.collection_of(Origin.of(interaction.user, interaction.channel, interaction.guild))
+        if asked is None or asked.collection != here:  # another server's answer is never shown here
             await interaction.response.send_message(EXPIRED, ephemeral=True)
         elif action == "more":
             embed = render.passages_embed(asked.answer.passages[1:], first_number=2)
@@ -390,24 +478,38 @@ class AskBot(discord.Client):
 
     # -- /reindex ----------------------------------------------------------------------------
 
+    @staticmethod
+    def is_manager(interaction: discord.Interaction) -> bool:
+        return interaction.guild is not None and interaction.permissions.manage_guild
+
+    def collection_of_interaction(self, interaction: discord.Interaction) -> str:
+        return self.collection_of(Origin.of(interaction.user, interaction.channel, interaction.guild))
+
+    async def rebuild(self, collection: str) -> str:
+        """Bring a collection's index up to date in a thread of its own (questions keep being
+        answered from the old index meanwhile; rebuilds of one engine queue up); what changed,
+        in one line."""
+        self._rebuilding[collection] += 1
+        try:
+            engine = await asyncio.to_thread(self.engines.get, collection)
+            report = await asyncio.to_thread(engine.rebuild)
+            return f"Index {'rebuilt' if report.wrote else 'already up to date'}: {report.summary()}"
+        except AskbotError as error:
+            return render.note(f"The rebuild failed, the old index is still in use: {error}")
+        finally:
+            self._rebuilding[collection] -= 1
+
     @in_flight
     async def handle_reindex(self, interaction: discord.Interaction) -> None:
-        if interaction.guild is None or not interaction.permissions.manage_guild:
+        if not self.is_manager(interaction):
             await interaction.response.send_message(NOT_ADMIN, ephemeral=True)
             return
-        if self._rebuilding:
+        collection = self.collection_of_interaction(interaction)
+        if self._rebuilding[collection]:
             await interaction.response.send_message("A rebuild is already running.", ephemeral=True)
             return
-        self._rebuilding = True
-        try:
-            await interaction.response.defer(ephemeral=True, thinking=True)
-            # Its own thread: questions keep being answered from the old index meanwhile.
-            report = await asyncio.to_thread(self.engine.rebuild)
-            text = f"Index {'rebuilt' if report.wrote else 'already up to date'}: {report.summary()}"
-        except AskbotError as error:
-            text = render.note(f"The rebuild failed, the old index is still in use: {error}")
-        finally:
-            self._rebuilding = False
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        text = await self.rebuild(collection)
         log.info("/reindex by %s: %s", interaction.user.id, text)
         await interaction.edit_original_response(content=text)
 
@@ -420,6 +522,28 @@ class AskBot(discord.Client):
                 await interaction.response.send_message(SORRY, ephemeral=True)
         except discord.HTTPException:
             pass  # the interaction expired; the log has the error
+
+
+class ShardedAskBot(AskBot, discord.AutoShardedClient):
+    """AskBot running some shards (gateway connections) of the bot in this process; other
+    processes, on this machine or others, run the rest."""
+
+
+def make_bot(settings: Settings, open_engine: Callable[[Settings], Engine], **options) -> AskBot:
+    """The client for these settings: sharded when a shard count is set."""
+    check_shards(settings)
+    count, ids = settings.discord_shard_count, settings.discord_shard_ids
+    if count is None:
+        return AskBot(settings, open_engine, **options)
+    return ShardedAskBot(settings, open_engine, shard_count=count, shard_ids=list(ids) or None, **options)
+
+
+def check_shards(settings: Settings) -> None:
+    count, ids = settings.discord_shard_count, settings.discord_shard_ids
+    if count is None and ids:
+        raise UsageError("--shard-ids needs --shard-count (the total number of shards of the bot)")
+    if count is not None and (any(i < 0 or i >= count for i in ids) or len(set(ids)) != len(ids)):
+        raise UsageError(f"shard ids must be distinct numbers from 0 to {count - 1}, got {','.join(map(str, ids))}")
 
 
 # -- running ---------------------------------------------------------------------------------
@@ -456,16 +580,25 @@ def check_token(token: str) -> str:
     return token
 
 
-def run(settings: Settings, open_engine: Callable[[], Engine] | None = None, **client_options) -> None:
-    """`askbot discord`: log in, load the index, connect, answer until SIGINT/SIGTERM."""
+def run(settings: Settings, open_engine: Callable[[Settings], Engine] | None = None,
+        default_collection: str = DEFAULT_COLLECTION, **client_options) -> None:  # fmt: skip
+    """`askbot discord`: log in, load the index, connect, answer until SIGINT/SIGTERM.
+
+    settings: the deployment's; default_collection answers where ASKBOT_DISCORD_COLLECTIONS
+    names no collection."""
     token = check_token(settings.discord_token)
-    opener = open_engine or (lambda: Engine.open(settings))
+    opener = open_engine or Engine.open
+    bot_options = {"default_collection": default_collection, **client_options}
+    check_shards(settings)  # settings errors before anything connects
+    CollectionMap.load(settings.discord_collections, default_collection)
     handler = _log_to_stderr(token)
     try:
-        asyncio.run(_serve(settings, token, opener, client_options))
+        asyncio.run(_serve(settings, token, opener, bot_options))
     except discord.LoginFailure:
         raise UsageError("Discord refused DISCORD_TOKEN: copy the token again from the developer portal (Bot page)") from None
     except discord.PrivilegedIntentsRequired:
+        if settings.discord_forums:
+            raise UsageError(FORUM_INTENT_REFUSED) from None
         raise UsageError("Discord refused the requested intents: see the README's portal setup") from None
     except discord.ConnectionClosed as closed:
         if closed.code == 4004:
@@ -478,8 +611,8 @@ def run(settings: Settings, open_engine: Callable[[], Engine] | None = None, **c
             logging.getLogger(name).removeHandler(handler)
 
 
-async def _serve(settings: Settings, token: str, opener: Callable[[], Engine], client_options: dict) -> None:
-    bot = AskBot(settings, opener, **client_options)
+async def _serve(settings: Settings, token: str, opener: Callable[[Settings], Engine], client_options: dict) -> None:
+    bot = make_bot(settings, opener, **client_options)
     _close_on_signals(bot)
     async with bot:
         try:

@@ -25,6 +25,7 @@ from typing import Literal, Protocol
 
 from .answer import Answer
 from .errors import AskbotError, UsageError
+from .sqlite_files import open_database
 
 FILE_NAME = "feedback.sqlite3"
 Vote = Literal["up", "down"]
@@ -39,7 +40,8 @@ CREATE TABLE IF NOT EXISTS answers (
     confidence REAL NOT NULL,
     title TEXT,
     passages TEXT NOT NULL,  -- JSON: [{"id", "source", "start", "end"}], best first
-    asked_at TEXT NOT NULL
+    asked_at TEXT NOT NULL,
+    collection TEXT NOT NULL DEFAULT 'default'
 );
 CREATE TABLE IF NOT EXISTS votes (
     answer_id TEXT NOT NULL REFERENCES answers (id),
@@ -67,12 +69,13 @@ class AnswerRecord:
     title: str | None
     passages: tuple[dict, ...]
     asked_at: str
+    collection: str = "default"
 
     @classmethod
-    def of(cls, answer_id: str, answer: Answer) -> "AnswerRecord":
+    def of(cls, answer_id: str, answer: Answer, collection: str = "default") -> "AnswerRecord":
         refs = tuple({"id": p.id, "source": p.source, "start": p.start, "end": p.end} for p in answer.passages)
         title = answer.passages[0].title if answer.passages else None
-        return cls(answer_id, answer.question, answer.answer, answer.answered, answer.confidence, title, refs, now())
+        return cls(answer_id, answer.question, answer.answer, answer.answered, answer.confidence, title, refs, now(), collection)
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,13 @@ class Feedback(Protocol):
 
     def vote(self, record: AnswerRecord, user_id: int, vote: Vote) -> Tally: ...
 
-    def export(self) -> Iterator[dict]: ...
+    def tallies(self, answer_ids: list[str]) -> dict[str, Tally]: ...
+
+    def forget_user(self, user_id: int) -> int: ...
+
+    def user_hash(self, user_id: int) -> str: ...
+
+    def export(self, collection: str | None = None) -> Iterator[dict]: ...
 
     def close(self) -> None: ...
 
@@ -126,14 +135,8 @@ class FeedbackStore:
 
     def __init__(self, path: Path):
         self.path = path
+        self._db = open_database(path, _SCHEMA, "the feedback database", _migrate)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, check_same_thread=False, timeout=10)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            with self._db:
-                self._db.executescript(_SCHEMA)
-                self._db.execute("INSERT OR IGNORE INTO meta VALUES ('user_key', ?)", (secrets.token_hex(32),))
             self._key = bytes.fromhex(self._db.execute("SELECT value FROM meta WHERE key = 'user_key'").fetchone()[0])
         except (OSError, sqlite3.Error) as exc:
             raise AskbotError(f"cannot open the feedback database {path}: {exc}") from None
@@ -144,14 +147,14 @@ class FeedbackStore:
         value = 1 if vote == "up" else -1
         with self._lock, self._db:
             self._db.execute(
-                "INSERT OR IGNORE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (record.id, record.question, record.answer, int(record.answered), record.confidence,
-                 record.title, json.dumps(record.passages), record.asked_at),
+                 record.title, json.dumps(record.passages), record.asked_at, record.collection),
             )
             self._db.execute(
                 "INSERT INTO votes VALUES (?, ?, ?, ?) ON CONFLICT (answer_id, user_hash) "
                 "DO UPDATE SET vote = excluded.vote, voted_at = excluded.voted_at",
-                (record.id, self._user_hash(user_id), value, now()),
+                (record.id, self.user_hash(user_id), value, now()),
             )
             return self._tally(record.id)
 
@@ -162,13 +165,33 @@ class FeedbackStore:
         ).fetchone()
         return Tally(up, down)
 
-    def export(self) -> Iterator[dict]:
-        """Every voted answer, oldest vote first, in the eval question format."""
+    def tallies(self, answer_ids: list[str]) -> dict[str, Tally]:
+        """The votes on each of these answers (answers without votes are left out)."""
+        found: dict[str, Tally] = {}
+        with self._lock:
+            for start in range(0, len(answer_ids), 500):  # SQLite's limit on parameters
+                part = answer_ids[start : start + 500]
+                rows = self._db.execute(
+                    f"SELECT answer_id, SUM(vote = 1), SUM(vote = -1) FROM votes "
+                    f"WHERE answer_id IN ({', '.join('?' * len(part))}) GROUP BY answer_id", part,
+                ).fetchall()
+                found.update({answer_id: Tally(up, down) for answer_id, up, down in rows})
+        return found
+
+    def forget_user(self, user_id: int) -> int:
+        """Delete one member's votes (found by the keyed hash of their id); how many went."""
+        with self._lock, self._db:
+            return self._db.execute("DELETE FROM votes WHERE user_hash = ?", (self.user_hash(user_id),)).rowcount
+
+    def export(self, collection: str | None = None) -> Iterator[dict]:
+        """Every voted answer (of one collection, or all), oldest vote first, in the eval question format."""
+        where, params = ("WHERE a.collection = ? ", (collection,)) if collection is not None else ("", ())
         with self._lock:
             rows = self._db.execute(
                 "SELECT a.id, a.question, a.answer, a.answered, a.confidence, a.title, a.passages, a.asked_at, "
                 "SUM(v.vote = 1), SUM(v.vote = -1), MAX(v.voted_at) "
-                "FROM answers a JOIN votes v ON v.answer_id = a.id GROUP BY a.id ORDER BY MIN(v.voted_at), a.id"
+                f"FROM answers a JOIN votes v ON v.answer_id = a.id {where}GROUP BY a.id ORDER BY MIN(v.voted_at), a.id",
+                params,
             ).fetchall()
         for row in rows:
             yield export_record(row)
@@ -177,8 +200,18 @@ class FeedbackStore:
         with self._lock:
             self._db.close()
 
-    def _user_hash(self, user_id: int) -> str:
+    def user_hash(self, user_id: int) -> str:
+        """The keyed hash that stands for a Discord user everywhere askbot stores anything."""
         return hmac.new(self._key, str(user_id).encode(), hashlib.sha256).hexdigest()
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """The user key on first use; databases from before collections: their answers all belong
+    to the default one."""
+    db.execute("INSERT OR IGNORE INTO meta VALUES ('user_key', ?)", (secrets.token_hex(32),))
+    columns = {row[1] for row in db.execute("PRAGMA table_info(answers)")}
+    if "collection" not in columns:
+        db.execute("ALTER TABLE answers ADD COLUMN collection TEXT NOT NULL DEFAULT 'default'")
 
 
 def open_existing(settings) -> Feedback:

@@ -11,6 +11,7 @@ from .errors import UsageError
 
 BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
 CONVERSATION_MODES = ("thread", "user", "off")
+CONTEXT_REPLIES = ("public", "ephemeral")
 DEFAULT_COLLECTION = "default"
 _COLLECTION_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 
@@ -59,6 +60,21 @@ def _id(name: str) -> int | None:
     if len(ids) > 1:
         raise UsageError(f"{name} takes one id, got {len(ids)}")
     return ids[0] if ids else None
+
+
+def _path(name: str) -> Path | None:
+    raw = _env(name, "")
+    return Path(raw) if raw else None
+
+
+def _positive(name: str) -> int | None:
+    raw = _env(name, "")
+    if not raw:
+        return None
+    value = _int(name, 0)
+    if value < 1:
+        raise UsageError(f"{name} must be at least 1, got {raw!r}")
+    return value
 
 
 def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
@@ -110,6 +126,17 @@ class Settings:
     # Follow-ups: one conversation per thread (and per user elsewhere), per user, or none.
     discord_conversations: str = "thread"
     discord_conversation_minutes: float = 10.0  # a conversation is forgotten after this quiet time
+    # Community features (see README "Discord bot"): forum channels answered, the message
+    # context menu, a collection per server, /docs uploads, the question log.
+    discord_forums: tuple[int, ...] = ()
+    discord_forum_silent_on_abstain: bool = True
+    discord_forum_tag: str = ""  # applied to a forum post askbot answered, when the forum has it
+    discord_context_reply: str = "public"
+    discord_collections: Path | None = None  # TOML: guild or channel id → collection name
+    discord_max_upload_bytes: int = 10_000_000
+    discord_log_days: int = 90  # questions asked through Discord are deleted after this
+    discord_shard_count: int | None = None  # None: one connection, no sharding
+    discord_shard_ids: tuple[int, ...] = ()  # the shards this process runs (empty: all)
     # Past this many chunks the vector index is approximate (IVF), see vectors.py.
     ann_threshold: int = 50_000
     # The index (and feedback) in PostgreSQL + pgvector instead of index/ (postgres_index.py); a
@@ -153,6 +180,15 @@ class Settings:
             discord_channels=_ids("ASKBOT_DISCORD_CHANNELS"),
             discord_conversations=_choice("ASKBOT_DISCORD_CONVERSATIONS", d.discord_conversations, CONVERSATION_MODES),
             discord_conversation_minutes=_float("ASKBOT_DISCORD_CONVERSATION_MINUTES", d.discord_conversation_minutes),
+            discord_forums=_ids("ASKBOT_DISCORD_FORUMS"),
+            discord_forum_silent_on_abstain=_bool("ASKBOT_DISCORD_FORUM_SILENT_ON_ABSTAIN", d.discord_forum_silent_on_abstain),
+            discord_forum_tag=_env("ASKBOT_DISCORD_FORUM_TAG", d.discord_forum_tag),
+            discord_context_reply=_choice("ASKBOT_DISCORD_CONTEXT_REPLY", d.discord_context_reply, CONTEXT_REPLIES),
+            discord_collections=_path("ASKBOT_DISCORD_COLLECTIONS"),
+            discord_max_upload_bytes=_int("ASKBOT_DISCORD_MAX_UPLOAD_BYTES", d.discord_max_upload_bytes),
+            discord_log_days=_int("ASKBOT_DISCORD_LOG_DAYS", d.discord_log_days),
+            discord_shard_count=_positive("ASKBOT_DISCORD_SHARD_COUNT"),
+            discord_shard_ids=_ids("ASKBOT_DISCORD_SHARD_IDS"),
             ann_threshold=_int("ASKBOT_ANN_THRESHOLD", d.ann_threshold),
             database_url=_database_url("ASKBOT_DATABASE_URL"),
             max_pdf_pages=_int("ASKBOT_MAX_PDF_PAGES", d.max_pdf_pages),

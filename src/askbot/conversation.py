@@ -40,6 +40,9 @@ from .lexical import tokenize
 
 MAX_TURNS = 3  # turns searched for a referent, most recent first
 MIN_SUPPORT = 0.5  # share of the question's own content words the found passage must hold
+# ... when the passage comes from the conversation's own document: some of them (see _kept_to_topic)
+TOPIC_MIN_SUPPORT = 0.01
+TOPIC_MIN_CONFIDENCE = 0.0  # the engine's confidence asked of an answer from the conversation's document
 
 Key = TypeVar("Key", bound=Hashable)
 
@@ -47,7 +50,10 @@ Key = TypeVar("Key", bound=Hashable)
 class Asker(Protocol):
     """What a conversation needs from the engine: Engine.ask."""
 
-    def ask(self, question: str, k: int | None = None, *, query: str | None = None) -> Answer: ...
+    def ask(
+        self, question: str, k: int | None = None, *, query: str | None = None, within: str | None = None,
+        min_confidence: float | None = None,
+    ) -> Answer: ...  # fmt: skip
 
 
 class Kind(Enum):
@@ -456,6 +462,8 @@ class Conversation:
             reading = read_question(question)
             referent = _referent(reading, turns)
             answer = self._answer(question, reading, turns, referent, k)
+            if turns:
+                answer = self._kept_to_topic(reading, topic(turns), answer, k)
             self._turns.append(make_turn(answer, turns[0] if turns else None, referent))
             return answer
 
@@ -497,11 +505,41 @@ class Conversation:
             return rewritten
         return alone if alone.answered else rewritten
 
+    def _kept_to_topic(self, reading: Reading, document: str | None, answer: Answer, k: int | None) -> Answer:
+        """The answer from the conversation's document when the follow-up's own evidence is weak.
+
+        A follow-up the engine would decline, or one that needed context and was answered from
+        another document, is asked again within the document the conversation is about; that
+        answer wins when the passage holds some of the question's own words (an off-topic turn,
+        "What is the capital of France?", holds none and is still declined). A question answered
+        alone keeps its answer: a change of topic is never dragged back.
+        """
+        if document is None or (answer.answered and (not reading.needs_context or _source(answer) == document)):
+            return answer
+        found = self._engine.ask(reading.question, k, query=answer.query, within=document, min_confidence=TOPIC_MIN_CONFIDENCE)
+        return found if found.answered and support(reading, found) >= TOPIC_MIN_SUPPORT else answer
+
     def _rewritten(self, question: str, reading: Reading, query: str, k: int | None) -> Answer:
         answer = self._engine.ask(question, k, query=query)
         if answer.answered and support(reading, answer) < MIN_SUPPORT:
             return _abstained(answer)  # only the context matched: the question itself is off-topic
         return answer
+
+
+def topic(turns: Sequence[Turn]) -> str | None:
+    """The document the conversation is about: the one its last turn was answered from."""
+    scores: dict[str, float] = {}
+    for turn in turns:
+        best: dict[str, float] = {}
+        for p in turn.answer.passages:
+            best[p.source] = max(best.get(p.source, p.score), p.score)
+        for source, score in best.items():
+            scores[source] = scores.get(source, 0.0) + score
+    return max(scores, key=scores.__getitem__) if scores else None
+
+
+def _source(answer: Answer) -> str | None:
+    return answer.passages[0].source if answer.passages else None
 
 
 def _said(name: str | None, turn: Turn) -> bool:

@@ -463,7 +463,7 @@ class Conversation:
             referent = _referent(reading, turns)
             answer = self._answer(question, reading, turns, referent, k)
             if turns:
-                answer = self._kept_to_topic(reading, topic(turns), answer, k)
+                answer = self._kept_to_topic(reading, topic(t.answer for t in turns), answer, k)
             self._turns.append(make_turn(answer, turns[0] if turns else None, referent))
             return answer
 
@@ -508,13 +508,15 @@ class Conversation:
     def _kept_to_topic(self, reading: Reading, document: str | None, answer: Answer, k: int | None) -> Answer:
         """The answer from the conversation's document when the follow-up's own evidence is weak.
 
-        A follow-up the engine would decline, or one that needed context and was answered from
-        another document, is asked again within the document the conversation is about; that
-        answer wins when the passage holds some of the question's own words (an off-topic turn,
-        "What is the capital of France?", holds none and is still declined). A question answered
-        alone keeps its answer: a change of topic is never dragged back.
+        A follow-up the engine would decline, or one that names nothing of its own ("How old is
+        it?", "What color?", "who did he meet") answered from another document, is asked again
+        within the document the conversation is about. That answer wins when its passage holds
+        some of the question's own words: an off-topic turn ("What is the capital of France?",
+        "Is it going to rain tomorrow?") holds none and is still declined. A question that names
+        its subject and is answered keeps its answer, so a change of topic is never dragged back.
         """
-        if document is None or (answer.answered and (not reading.needs_context or _source(answer) == document)):
+        names_its_subject = bool(reading.names) and not reading.needs_context
+        if document is None or (answer.answered and (names_its_subject or _source(answer) == document)):
             return answer
         found = self._engine.ask(reading.question, k, query=answer.query, within=document, min_confidence=TOPIC_MIN_CONFIDENCE)
         return found if found.answered and support(reading, found) >= TOPIC_MIN_SUPPORT else answer
@@ -526,12 +528,13 @@ class Conversation:
         return answer
 
 
-def topic(turns: Sequence[Turn]) -> str | None:
-    """The document the conversation is about: the one its last turn was answered from."""
+def topic(answers: Iterable[Answer]) -> str | None:
+    """The document the conversation is about: the one with the most evidence over its turns
+    (each turn adds the best passage score each document got)."""
     scores: dict[str, float] = {}
-    for turn in turns:
+    for answer in answers:
         best: dict[str, float] = {}
-        for p in turn.answer.passages:
+        for p in answer.passages:
             best[p.source] = max(best.get(p.source, p.score), p.score)
         for source, score in best.items():
             scores[source] = scores.get(source, 0.0) + score

@@ -497,8 +497,9 @@ class Conversation:
                 return alone
             expanded = self._rewritten(question, reading, query, k)
             return expanded if expanded.answered else alone
-        rewritten = self._rewritten(question, reading, query, k)
-        if reading.elliptical or (rewritten.answered and _said(referent, turns[0])):
+        said = _said(referent, turns[0])
+        rewritten = self._rewritten(question, reading, query, k, trusted=said)
+        if reading.elliptical or (rewritten.answered and said):
             return rewritten  # "And the price?" alone would match any price in the documents
         alone = self._engine.ask(question, k)
         if rewritten.answered and (not alone.answered or rewritten.confidence >= alone.confidence):
@@ -521,9 +522,9 @@ class Conversation:
         found = self._engine.ask(reading.question, k, query=answer.query, within=document, min_confidence=TOPIC_MIN_CONFIDENCE)
         return found if found.answered and support(reading, found) >= TOPIC_MIN_SUPPORT else answer
 
-    def _rewritten(self, question: str, reading: Reading, query: str, k: int | None) -> Answer:
+    def _rewritten(self, question: str, reading: Reading, query: str, k: int | None, trusted: bool = False) -> Answer:
         answer = self._engine.ask(question, k, query=query)
-        if answer.answered and support(reading, answer) < MIN_SUPPORT:
+        if answer.answered and not trusted and support(reading, answer) < MIN_SUPPORT:
             return _abstained(answer)  # only the context matched: the question itself is off-topic
         return answer
 

@@ -55,14 +55,18 @@ def dialogue_hits(engine: Engine) -> dict[str, tuple[int, int]]:
 def squad_comparison(engine: Engine, squad: Path) -> dict[str, float]:
     rows = [json.loads(line) for line in (squad / "questions.jsonl").open()]
     chat = engine.conversation()
-    alone_hits = chat_hits = changed = changed_answered = rewritten = 0
+    alone_hits = chat_hits = changed = changed_answered = rewritten = gained = lost = 0
     for row in rows:
         alone, chatted = engine.ask(row["question"]), chat.ask(row["question"])
         gold = [a.lower() for a in row["answers"]]
-        alone_hits += bool(alone.answer) and any(g in alone.answer.lower() for g in gold)
-        chat_hits += bool(chatted.answer) and any(g in chatted.answer.lower() for g in gold)
+        alone_hit = bool(alone.answer) and any(g in alone.answer.lower() for g in gold)
+        chat_hit = bool(chatted.answer) and any(g in chatted.answer.lower() for g in gold)
+        alone_hits += alone_hit
+        chat_hits += chat_hit
         changed += chatted.answer != alone.answer
         changed_answered += alone.answered and chatted.answer != alone.answer
+        gained += chat_hit and not alone_hit
+        lost += alone_hit and not chat_hit
         rewritten += chatted.query is not None
     n = len(rows)
     return {
@@ -72,6 +76,8 @@ def squad_comparison(engine: Engine, squad: Path) -> dict[str, float]:
         "questions rewritten": rewritten,
         "answers changed": changed,
         "of them answered alone": changed_answered,
+        "right only in conversation": gained,
+        "right only alone": lost,
     }
 
 

@@ -230,6 +230,44 @@ def test_issue_11_part_6_follow_ups_are_answered(seed_engine, follow_up):
     assert answer.answered and answer.answer.startswith(CES_SENTENCE)
 
 
+def test_ask_within_one_document_searches_only_its_passages(docs_copy, tmp_path):
+    from askbot.engine import Engine
+    from askbot.settings import Settings
+
+    (docs_copy / "notes.txt").write_text("The congress hall in Vienna sold for 3 million euros.\n", encoding="utf-8")
+    engine = Engine.open(Settings(docs_dir=docs_copy, index_dir=tmp_path / "index"), notify=lambda _: None)
+    try:
+        article = engine.ask("Who is the CEO of OnePlus?").passages[0].source
+        within = engine.ask("How much did the hall sell for?", 5, within=article, min_confidence=0.0)
+        assert within.answered and within.passages and {p.source for p in within.passages} == {article}
+        assert "3 million" in engine.ask("How much did the hall sell for?", within="notes.txt").answer
+        missing = engine.ask("How much did the hall sell for?", within="no such file.txt")
+        assert (missing.answered, missing.passages) == (False, [])
+    finally:
+        engine.close()
+
+
+def test_follow_ups_without_names_keep_to_the_conversations_document(docs_copy, tmp_path):
+    """Asked alone, "How much did the phone sell for?" finds the notes' old phone; two questions
+    into a talk about the OnePlus 6 it is searched in the article. "What was sold at the
+    auction?" holds words only the notes hold, and goes there."""
+    from askbot.engine import Engine
+    from askbot.settings import Settings
+
+    (docs_copy / "notes.txt").write_text("The old phone sold for 3 million euros at the auction.\n", encoding="utf-8")
+    engine = Engine.open(Settings(docs_dir=docs_copy, index_dir=tmp_path / "index"), notify=lambda _: None)
+    try:
+        assert engine.ask("How much did the phone sell for?").passages[0].source == "notes.txt"
+        chat = engine.conversation()
+        article = chat.ask("What chip powers the OnePlus 6?").passages[0].source
+        chat.ask("Who is the CEO of OnePlus?")
+        assert chat.ask("How much did the phone sell for?").passages[0].source == article
+        switched = chat.ask("What was sold at the auction?")
+        assert switched.answered and switched.passages[0].source == "notes.txt"
+    finally:
+        engine.close()
+
+
 def test_an_off_topic_question_that_expansion_cannot_save_is_answered_as_asked(seed_engine):
     chat = seed_engine.conversation()
     chat.ask("Why was ZTE fined?")

@@ -113,15 +113,15 @@ class Engine:
         if within is None:
             answer = self.ask_many([searched], k)[0]
         else:
-            threshold = self.settings.min_confidence if min_confidence is None else min_confidence
-            answer = self.ask_within(searched, within, k, settings=replace(self.settings, min_confidence=threshold))
+            answer = self.ask_within(searched, within, k, min_confidence=min_confidence)
         return replace(answer, question=question, query=searched if searched != question else None)
 
-    def ask_within(self, question: str, source: str, k: int | None = None, *, settings: Settings | None = None) -> Answer:
+    def ask_within(self, question: str, source: str, k: int | None = None, *, min_confidence: float | None = None) -> Answer:
         """Answer from the passages of one document (`source`, as Passage.source names it),
         scored as `ask` scores every passage; not answered when the index does not hold it."""
-        settings = settings or self.settings
+        settings = self.settings
         k = k or settings.top_k
+        threshold = settings.min_confidence if min_confidence is None else min_confidence
         question = self._check_question(question)
         index = self._index
         vector = self._query_encoder(index)([question])[0]
@@ -129,7 +129,7 @@ class Engine:
         with index.reading() as view:
             hits = document_search(view, vector, tokens, source, max(k, SELECT_FROM), settings.dense_weight)
             chunks = view.chunks([h.chunk_id for h in hits])
-            answer = select_answer(question, tokens, hits, chunks, view, settings.min_confidence)
+            answer = select_answer(question, tokens, hits, chunks, view, threshold)
         return _trim(answer, k)
 
     def conversation(self) -> Conversation:

@@ -2,6 +2,7 @@
 
     python benchmarks/chat_followups.py            # the dialogues (about 3 minutes)
     python benchmarks/chat_followups.py --squad    # every squad-dev question (slow: 2 × 2,332 asks)
+    python benchmarks/chat_followups.py --squad --eval /work/shared/eval   # the eval sets elsewhere
 
 1. The dialogues of tests/test_conversation.py, on the seed article alone and on the seed
    article among the SQuAD dev articles (distractors: "it" can no longer find the one phone
@@ -22,7 +23,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SQUAD = REPO.parent / "shared" / "eval" / "squad-dev"
+EVAL = REPO.parent / "shared" / "eval"
 sys.path[:0] = [str(REPO / "src"), str(REPO / "tests")]
 
 from askbot.engine import Engine  # noqa: E402
@@ -51,17 +52,21 @@ def dialogue_hits(engine: Engine) -> dict[str, tuple[int, int]]:
     return {k: (h, n) for k, (h, n) in counts.items()}
 
 
-def squad_comparison(engine: Engine) -> dict[str, float]:
-    rows = [json.loads(line) for line in (SQUAD / "questions.jsonl").open()]
+def squad_comparison(engine: Engine, squad: Path) -> dict[str, float]:
+    rows = [json.loads(line) for line in (squad / "questions.jsonl").open()]
     chat = engine.conversation()
-    alone_hits = chat_hits = changed = changed_answered = rewritten = 0
+    alone_hits = chat_hits = changed = changed_answered = rewritten = gained = lost = 0
     for row in rows:
         alone, chatted = engine.ask(row["question"]), chat.ask(row["question"])
         gold = [a.lower() for a in row["answers"]]
-        alone_hits += bool(alone.answer) and any(g in alone.answer.lower() for g in gold)
-        chat_hits += bool(chatted.answer) and any(g in chatted.answer.lower() for g in gold)
+        alone_hit = bool(alone.answer) and any(g in alone.answer.lower() for g in gold)
+        chat_hit = bool(chatted.answer) and any(g in chatted.answer.lower() for g in gold)
+        alone_hits += alone_hit
+        chat_hits += chat_hit
         changed += chatted.answer != alone.answer
         changed_answered += alone.answered and chatted.answer != alone.answer
+        gained += chat_hit and not alone_hit
+        lost += alone_hit and not chat_hit
         rewritten += chatted.query is not None
     n = len(rows)
     return {
@@ -71,25 +76,29 @@ def squad_comparison(engine: Engine) -> dict[str, float]:
         "questions rewritten": rewritten,
         "answers changed": changed,
         "of them answered alone": changed_answered,
+        "right only in conversation": gained,
+        "right only alone": lost,
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--squad", action="store_true", help="compare every squad-dev question instead")
+    parser.add_argument("--eval", type=Path, default=EVAL, help=f"the folder holding squad-dev/ [default {EVAL}]")
     args = parser.parse_args()
+    squad = args.eval / "squad-dev"
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         if args.squad:
-            engine = open_engine(SQUAD / "docs", work / "index-squad")
+            engine = open_engine(squad / "docs", work / "index-squad")
             print("## squad-dev, each question alone and in one conversation")
-            for key, value in squad_comparison(engine).items():
+            for key, value in squad_comparison(engine, squad).items():
                 print(f"{key:26} {value:.3f}" if isinstance(value, float) else f"{key:26} {value}")
             engine.close()
             return
         mixed = work / "mixed"
         shutil.copytree(REPO / "docs", mixed)
-        shutil.copytree(SQUAD / "docs", mixed / "squad")
+        shutil.copytree(squad / "docs", mixed / "squad")
         corpora = {"seed article": REPO / "docs", "seed + 10 squad-dev articles": mixed}
         for name, docs in corpora.items():
             start = time.perf_counter()

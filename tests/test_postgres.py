@@ -76,6 +76,18 @@ def test_answers_and_bm25_match_the_folder_backend(pg_seed, seed_engine):
             assert {t: view.idf(t) for t in tokens} == pytest.approx({t: folder.idf(t) for t in tokens})
 
 
+def test_answers_within_one_document_match_the_folder_backend(pg_seed, seed_engine):
+    """A conversation keeps to its document through document_chunk_ids: same answers on both."""
+    _, engine = pg_seed
+    source = seed_engine.ask(QUESTIONS[0]).passages[0].source
+    with engine._index.reading() as view:
+        assert len(view.document_chunk_ids(source)) == seed_engine._index.size
+        assert view.document_chunk_ids("no such file.txt") == []
+    for question in QUESTIONS:
+        asked = [e.ask(question, within=source, min_confidence=0.0) for e in (engine, seed_engine)]
+        assert _comparable(asked[0]) == _comparable(asked[1])
+
+
 def test_collections_are_kept_apart(pg_seed, tmp_path):
     settings, engine = pg_seed
     docs = tmp_path / "zeppelins"

@@ -74,6 +74,9 @@ class IndexView(Protocol):
     def chunks(self, ids: Sequence[int]) -> list[StoredChunk]:
         """The chunk records, in the order asked for."""
 
+    def document_chunk_ids(self, source: str) -> list[int]:
+        """Ids of one document's chunks (a conversation keeps to its document), in order."""
+
     def idf(self, token: str) -> float: ...
 
 

@@ -441,6 +441,33 @@ def _eval_set(chosen, docs: Path | None, index: Path | None, collection: str | N
     return ev.SetResult(chosen.name, offtopic[0] if offtopic else None, report)
 
 
+@cli.command("eval-dialogs")
+@click.argument("dialogs", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@docs_option
+@click.option("--index", type=DIR, help="Evaluate (and update) this index instead of a fresh temporary one.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+@collection_option
+def eval_dialogs_command(dialogs: Path, docs: Path | None, index: Path | None, as_json: bool, collection: str | None) -> None:
+    """Measure follow-ups: each dialogue in DIALOGS (JSON lines) asked as one conversation.
+
+    \b
+    Each line: {"id": "...", "source": "...", "turns": [{"question": "...", "answers": ["gold", ...]}, ...]}
+    Prints answer hit@1 of first turns and of follow-ups, in one conversation (ask --chat)
+    and each question alone (ask), per "source" and overall.
+    \b
+    Example:
+      askbot eval-dialogs dialogs.jsonl --docs eval/docs
+    """
+    from . import dialog_eval
+    from . import evaluation as ev
+
+    loaded = dialog_eval.load_dialogs(dialogs)
+    notify = lambda message: click.echo(f"askbot: {message}", err=True)  # noqa: E731
+    with ev.evaluation_engine(_settings(docs, index, collection), fresh=index is None, notify=notify) as (engine, _):
+        outcomes = dialog_eval.run(engine, loaded, ev.terminal_progress("dialogues"))
+    click.echo(json.dumps(dialog_eval.to_dict(outcomes)) if as_json else dialog_eval.table(outcomes, by_source=True))
+
+
 def main() -> None:
     cli.main(prog_name="askbot")
 

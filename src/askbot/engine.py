@@ -30,7 +30,7 @@ from .embedding import Embedder, ModelRef, load_embedder, model_name, resolve_mo
 from .errors import IndexProblem, UsageError
 from .index import REBUILD
 from .lexical import tokenize
-from .search import hybrid_search
+from .search import document_search, hybrid_search
 from .settings import Settings
 
 Notify = Callable[[str], None]
@@ -99,13 +99,38 @@ class Engine:
 
     # -- asking ------------------------------------------------------------------------------
 
-    def ask(self, question: str, k: int | None = None, *, query: str | None = None) -> Answer:
-        """Answer a question; with `query`, search that standalone rewrite of it instead."""
-        if query is None:
+    def ask(
+        self, question: str, k: int | None = None, *, query: str | None = None, within: str | None = None,
+        min_confidence: float | None = None,
+    ) -> Answer:  # fmt: skip
+        """Answer a question; with `query`, search that standalone rewrite of it instead; with
+        `within`, search only the passages of that document (a conversation's topic), answering
+        from `min_confidence` on (the engine's threshold unless given)."""
+        if query is None and within is None:
             return self.ask_many([question], k)[0]
         question = self._check_question(question)
-        answer = self.ask_many([query], k)[0]
-        return replace(answer, question=question, query=answer.question if answer.question != question else None)
+        searched = self._check_question(query or question)
+        if within is None:
+            answer = self.ask_many([searched], k)[0]
+        else:
+            answer = self.ask_within(searched, within, k, min_confidence=min_confidence)
+        return replace(answer, question=question, query=searched if searched != question else None)
+
+    def ask_within(self, question: str, source: str, k: int | None = None, *, min_confidence: float | None = None) -> Answer:
+        """Answer from the passages of one document (`source`, as Passage.source names it),
+        scored as `ask` scores every passage; not answered when the index does not hold it."""
+        settings = self.settings
+        k = k or settings.top_k
+        threshold = settings.min_confidence if min_confidence is None else min_confidence
+        question = self._check_question(question)
+        index = self._index
+        vector = self._query_encoder(index)([question])[0]
+        tokens = tokenize([question])[0]
+        with index.reading() as view:
+            hits = document_search(view, vector, tokens, source, max(k, SELECT_FROM), settings.dense_weight)
+            chunks = view.chunks([h.chunk_id for h in hits])
+            answer = select_answer(question, tokens, hits, chunks, view, threshold)
+        return _trim(answer, k)
 
     def conversation(self) -> Conversation:
         """A new conversation: its questions are read in the context of the ones before."""

@@ -142,6 +142,9 @@ class Index:
     def chunks(self, ids: Sequence[int]) -> list[StoredChunk]:
         return self.store.get(ids)
 
+    def document_chunk_ids(self, source: str) -> list[int]:
+        return self.store.ids_of(source)
+
     def idf(self, token: str) -> float:
         return self.lexical.idf(token)
 

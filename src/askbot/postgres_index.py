@@ -470,6 +470,12 @@ class PostgresView:
         by_id = {r[0]: StoredChunk(*r[:6], tuple(map(tuple, r[6])), r[7], tuple(map(tuple, r[8]))) for r in rows}
         return [by_id[i] for i in ids if i in by_id]
 
+    def document_chunk_ids(self, source: str) -> list[int]:
+        rows = self._conn.execute(
+            "SELECT id FROM askbot_chunks WHERE collection = %s AND source = %s ORDER BY id", (self._collection, source)
+        ).fetchall()
+        return [r[0] for r in rows]
+
     def idf(self, token: str) -> float:
         self._load_df([token])
         df = self._df[token]

@@ -38,14 +38,34 @@ def hybrid_search(
     dense_ids = index.nearest(query, pool)
     lexical = index.lexical_top(query_tokens, pool)
     candidates = np.union1d(dense_ids[dense_ids >= 0], lexical.ids).astype(np.int64)
+    return _fused(index, candidates, query, query_tokens, lexical.best, k, dense_weight)
+
+
+def document_search(
+    index: IndexView, query_vector: np.ndarray, query_tokens: Sequence[str], source: str, k: int, dense_weight: float
+) -> list[Hit]:
+    """The k best chunks of one document, scored exactly as hybrid_search scores its
+    candidates (BM25 shared out against the best chunk of the whole index), so the two compare."""
+    candidates = np.asarray(index.document_chunk_ids(source), dtype=np.int64)
+    if not len(candidates):
+        return []
+    query = query_vector.reshape(-1).astype(np.float32)
+    return _fused(index, candidates, query, query_tokens, index.lexical_top(query_tokens, 1).best, k, dense_weight)
+
+
+def _fused(
+    index: IndexView, candidates: np.ndarray, query: np.ndarray, query_tokens: Sequence[str], best_bm25: float, k: int,
+    dense_weight: float,
+) -> list[Hit]:  # fmt: skip
+    """The k best candidates by fused score, best first."""
     vectors = index.candidate_vectors(candidates)
     sentence_sims = vectors.sentences @ query
     firsts = np.concatenate([[0], np.cumsum(vectors.counts)[:-1]]).astype(np.int64)
     best_sentence = np.maximum.reduceat(sentence_sims, firsts) if len(candidates) else np.zeros(0, np.float32)
     dense = np.maximum(vectors.chunks @ query, best_sentence)
-    if lexical.best > 0:
+    if best_bm25 > 0:
         bm25 = index.lexical_scores(query_tokens, candidates)
-        lexical_share = bm25 / lexical.best
+        lexical_share = bm25 / best_bm25
     else:
         lexical_share = np.zeros(len(candidates), dtype=np.float32)
     fused = dense_weight * dense + (1.0 - dense_weight) * lexical_share

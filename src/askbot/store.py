@@ -96,8 +96,11 @@ class ChunkStore:
         return [by_id[i] for i in ids if i in by_id]
 
     def by_source(self, source: str) -> list[StoredChunk]:
-        ids = [r[0] for r in self._db.execute("SELECT id FROM chunks WHERE source = ? ORDER BY id", (source,))]
-        return self.get(ids)
+        return self.get(self.ids_of(source))
+
+    def ids_of(self, source: str) -> list[int]:
+        """Ids of one document's chunks, in order."""
+        return [r[0] for r in self._db.execute("SELECT id FROM chunks WHERE source = ? ORDER BY id", (source,))]
 
     def close(self) -> None:
         self._db.close()

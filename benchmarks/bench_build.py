@@ -40,6 +40,8 @@ RSS_LIMIT = 2 * 1024**3
 
 def mixed_corpus(folder: Path) -> Path:
     """The SQuAD dev articles and the first PAPERS papers-dev papers (by name)."""
+    if not SQUAD_DOCS.is_dir() or not PAPERS_DOCS.is_dir():
+        raise SystemExit(f"the eval documents are missing: {SQUAD_DOCS} and {PAPERS_DOCS}")
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     for path in [*sorted(SQUAD_DOCS.glob("*.txt")), *sorted(PAPERS_DOCS.glob("*.txt"))[:PAPERS]]:
@@ -147,7 +149,7 @@ def peak_rss(table: Table, work: Path) -> None:
     _, status, usage = os.wait4(build.pid, 0)  # the child's own peak, not the benchmark's
     build.returncode = os.waitstatus_to_exitcode(status)
     elapsed = time.perf_counter() - started
-    summary = build.stdout.read().strip()
+    summary = build.stdout.read().strip() or build.stderr.read().strip()[-300:]
     build.stdout.close()
     build.stderr.close()
     rss = usage.ru_maxrss * 1024  # kilobytes on Linux

@@ -118,6 +118,7 @@ class Embedder:
             raise AskbotError(f"cannot load model {ref.name!r} offline: {str(exc).splitlines()[0]}") from exc
         self.dim = int(self._model.get_embedding_dimension())
         self.max_tokens = int(self._model.max_seq_length)
+        self._probed: dict[tuple[str, str], float] = {}  # (precision, device) -> worst probe cosine
 
     def encode(self, texts: Sequence[str], batch_size: int = 32, progress: bool | None = None) -> np.ndarray:
         if not texts:
@@ -159,7 +160,15 @@ class Embedder:
 
     def probe(self, precision: str, device: str = "cpu") -> float:
         """The worst cosine between fp32 and `precision` vectors of PROBE_TEXTS, encoded as one
-        padded batch and one at a time (padding is where reduced precision could drift)."""
+        padded batch and one at a time (padding is where reduced precision could drift).
+
+        Measured once per process, model, device and precision: the same arithmetic on the same
+        hardware gives the same figure, so a running bot's later builds do not repeat it."""
+        if (precision, device) not in self._probed:
+            self._probed[precision, device] = self._probe(precision, device)
+        return self._probed[precision, device]
+
+    def _probe(self, precision: str, device: str) -> float:
         with self._placed_on(device):
             reference = self._encode_batch(PROBE_TEXTS, "fp32")
             batched = self._encode_batch(PROBE_TEXTS, precision)
@@ -167,14 +176,20 @@ class Embedder:
         return float(min((reference * batched).sum(axis=1).min(), (reference * single).sum(axis=1).min()))
 
     def _encode_batch(self, texts: Sequence[str], precision: str) -> np.ndarray:
-        import torch
-
-        autocast = torch.autocast(self._model.device.type, dtype=getattr(torch, _DTYPES[precision])) if precision in _DTYPES else nullcontext()
-        with autocast:
+        with self._autocast(precision):
             vectors = self._model.encode(
                 list(texts), batch_size=len(texts), normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
             )
         return np.asarray(vectors, dtype=np.float32)
+
+    def _autocast(self, precision: str):
+        """torch.autocast to `precision` on the model's device (layer norms and softmax stay
+        fp32); nothing for fp32."""
+        if precision not in _DTYPES:
+            return nullcontext()
+        import torch
+
+        return torch.autocast(self._model.device.type, dtype=getattr(torch, _DTYPES[precision]))
 
     @contextmanager
     def _placed_on(self, device: str):

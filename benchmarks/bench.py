@@ -7,7 +7,8 @@ raw SentenceTransformer.encode of the same chunk texts), no-change and one-docum
 ≈ 10k chunks, concurrency (benchmarks/bench_concurrency.py when present) and the 1M-vector
 figures of the last `make bench-scale`, and document extraction (PDF pages/s, DOCX and HTML
 files/s beside raw pypdf/python-docx/selectolax, and extraction's share of a PDF corpus's build;
-`python benchmarks/bench.py --only extraction` runs just that part). Medians of ≥ 5 runs; askbot and floor runs alternate
+`python benchmarks/bench.py --only extraction` runs just that part), and build speed, Ctrl-C
+and peak RSS (benchmarks/bench_build.py, issue 15). Medians of ≥ 5 runs; askbot and floor runs alternate
 so both see the same load. The ≈ 10k-chunk corpus and index are kept in data/bench/.
 """
 
@@ -26,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # doc_factory: generated PDF/DOCX/HTML
 
+import bench_build  # noqa: E402
 from common import (  # noqa: E402
     DATA,
     QUESTION,
@@ -39,6 +41,8 @@ from common import (  # noqa: E402
     machine_text,
     median,
     percentile,
+    build_in_process,
+    share_encoder,
     squad_questions,
     text_corpus,
     timed,
@@ -181,7 +185,7 @@ def build_throughput(table: Table, work: Path) -> None:
     embedder = load_embedder(model)
     first = work / "build-first"
     shutil.rmtree(first, ignore_errors=True)
-    export = timed(lambda: builder.build(Settings(docs_dir=docs, index_dir=first), model, lambda: embedder, None, quiet))
+    export = timed(lambda: build_in_process(Settings(docs_dir=docs, index_dir=first), model, embedder))
     build = current_build(first)
     index = load_index(build, read_manifest(build))
     texts = [builder.embedding_text(c.title, c.text) for c in index.store.get(list(range(index.size)))]
@@ -191,9 +195,9 @@ def build_throughput(table: Table, work: Path) -> None:
     for run in range(RUNS):
         target = work / f"build-{run}"
         shutil.rmtree(target, ignore_errors=True)
-        _share_encoder(first / ENCODERS, target / ENCODERS)  # the export is once per model, not per build
+        share_encoder(first / ENCODERS, target / ENCODERS)  # the export is once per model, not per build
         settings = Settings(docs_dir=docs, index_dir=target)
-        ours.append(timed(lambda: builder.build(settings, model, lambda: embedder, None, quiet)))
+        ours.append(timed(lambda: build_in_process(settings, model, embedder)))
         floor.append(timed(lambda: embedder.network.encode(texts, batch_size=32, normalize_embeddings=True)))
         shutil.rmtree(target, ignore_errors=True)
     rate, floor_rate = len(texts) / median(ours), len(texts) / median(floor)
@@ -276,13 +280,13 @@ def extraction(table: Table, work: Path) -> None:
     embedder = load_embedder(model)
     first = work / "pdf-build-first"
     shutil.rmtree(first, ignore_errors=True)
-    builder.build(Settings(docs_dir=folders["pdf"], index_dir=first), model, lambda: embedder, None, quiet)
+    build_in_process(Settings(docs_dir=folders["pdf"], index_dir=first), model, embedder)
     builds, loads = [], []
     for run in range(RUNS):
         target = work / f"pdf-build-{run}"
         shutil.rmtree(target, ignore_errors=True)
-        _share_encoder(first / ENCODERS, target / ENCODERS)
-        builds.append(timed(lambda: builder.build(Settings(docs_dir=folders["pdf"], index_dir=target), model, lambda: embedder, None, quiet)))
+        share_encoder(first / ENCODERS, target / ENCODERS)
+        builds.append(timed(lambda: build_in_process(Settings(docs_dir=folders["pdf"], index_dir=target), model, embedder)))
         loads.append(_load_with_startup(folders["pdf"], settings))
         shutil.rmtree(target, ignore_errors=True)
     share = median(loads) / median(builds)
@@ -330,15 +334,6 @@ def _bare_html(folder: Path) -> None:
 
     for path in sorted(folder.glob("*.html")):
         LexborHTMLParser(path.read_text(encoding="utf-8")).body.text(separator="\n")
-
-
-def _share_encoder(source: Path, target: Path) -> None:
-    target.mkdir(parents=True)
-    for folder in source.iterdir():
-        if folder.is_dir() and not folder.name.startswith("."):
-            (target / folder.name).mkdir()
-            for f in folder.iterdir():
-                os.link(f, target / folder.name / f.name)
 
 
 def rebuilds(table: Table, docs: Path, index: Path) -> None:
@@ -462,6 +457,7 @@ def main() -> None:
     build_throughput(table, DATA / "work")
     extraction(table, DATA / "work")
     rebuilds(table, big_docs, big_index)
+    bench_build.run_all(table, RUNS)
     concurrency(table)
     scale(table)
     text = "\n".join(

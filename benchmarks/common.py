@@ -183,6 +183,26 @@ def text_corpus(folder: Path, documents: int, seed: int = 0) -> Path:
     return folder
 
 
+def build_in_process(settings, model, embedder):
+    """A full askbot build with an already loaded model, into the settings' index folder."""
+    from askbot import builder
+    from askbot.backend import open_backend
+
+    quiet = lambda _: None  # noqa: E731
+    return builder.build(settings, model, lambda: embedder, open_backend(settings, quiet), None, quiet)
+
+
+def share_encoder(source: Path, target: Path) -> None:
+    """Hard-link an index folder's exported ONNX encoder into a new one: the export is once per
+    index folder, so timing later builds should not count it."""
+    target.mkdir(parents=True)
+    for folder in source.iterdir():
+        if folder.is_dir() and not folder.name.startswith("."):
+            (target / folder.name).mkdir()
+            for f in folder.iterdir():
+                os.link(f, target / folder.name / f.name)
+
+
 def squad_questions(limit: int) -> list[str]:
     questions = []
     with open(SQUAD / "questions.jsonl", encoding="utf-8") as f:

@@ -3,13 +3,15 @@
 A real `askbot index build` subprocess pauses at a point (ASKBOT_TEST_PAUSE_AT, test-only), holds
 the build lock there (a second build is refused and told who holds it), and is killed. The old
 index must then load and answer exactly as before, and the next build must take over the lock,
-clear what the killed one left and succeed.
+clear what the killed one left and succeed. A build interrupted (SIGINT, Ctrl-C) while it encodes
+says so in one line, exits 130 and leaves the old index serving and nothing to clean up.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -42,11 +44,11 @@ def _start_paused_build(docs, index, point: str) -> subprocess.Popen:
     return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
-def _wait_for_pause(build: subprocess.Popen, point: str) -> None:
+def _wait_for_pause(build: subprocess.Popen, point: str, announced: str = "askbot: test pause at {}") -> None:
     said = []
     for line in build.stderr:
         said.append(line)
-        if line.strip() == f"askbot: test pause at {point}":
+        if line.strip() == announced.format(point):
             return
     pytest.fail(f"the build ended (exit {build.wait()}) before pausing at {point}:\n{''.join(said)}")
 
@@ -138,3 +140,38 @@ def test_stale_index_is_served_while_another_process_builds(served_index, docs_c
         engine.close()
     assert notes[-1].startswith("another build is running on ")
     assert notes[-1].endswith(": wait for it to finish (answering from the index as it is)")
+
+
+def _survey(sentences: int) -> str:
+    """A document of distinct sentences: enough that encoding is still going when interrupted."""
+    rivers = ("Rhine", "Danube", "Elbe", "Loire", "Tagus", "Vistula", "Oder", "Rhone")
+    lines = [
+        f"In {1900 + i % 120}, surveyors measured the {rivers[i % 8]} at station {i} and found it "
+        f"{(i * 37) % 900 + 40} metres wide after {(i * 13) % 50 + 2} days of rain."
+        for i in range(sentences)
+    ]
+    return "Survey\n\n" + "\n\n".join(" ".join(lines[i : i + 5]) for i in range(0, sentences, 5)) + "\n"
+
+
+def test_ctrl_c_while_encoding_stops_the_build_and_keeps_the_previous_index(served_index, docs_copy):
+    before = _answers(docs_copy, served_index)
+    serving = (served_index / POINTER).read_text()
+    (docs_copy / "survey.txt").write_text(_survey(2000))
+
+    build = _start_paused_build(docs_copy, served_index, "encoding")  # says it got there, keeps encoding
+    try:
+        _wait_for_pause(build, "encoding", announced="askbot: test point {} reached")
+        build.send_signal(signal.SIGINT)
+        code = build.wait(timeout=120)  # a hang guard, not a timing assertion
+        said = build.stderr.read()
+    finally:
+        build.kill()
+        build.wait()
+        build.stderr.close()
+
+    assert (code, said) == (130, "askbot: error: interrupted\n")
+    assert (served_index / POINTER).read_text() == serving
+    assert _leftovers(served_index) == set()  # nothing half-written, the lock released
+    assert _answers(docs_copy, served_index) == before
+    with build_lock(served_index, notify=pytest.fail):  # free, and nobody's to take over
+        pass

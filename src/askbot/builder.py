@@ -7,6 +7,7 @@ model or chunking parameters differ, everything is rebuilt.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,12 +16,12 @@ from pathlib import Path
 import numpy as np
 
 from . import documents as docs_mod
-from . import onnx_encoder
+from . import onnx_encoder, precision
 from .backend import Changes, IndexBackend, SearchIndex
 from .chunking import Chunk, ChunkingParams, chunk_document
 from .embedding import Embedder, ModelRef
 from .errors import UsageError
-from .index import FORMAT_VERSION, pause_point
+from .index import FORMAT_VERSION, pause_point, reached_point
 from .extraction import Extractor, Limits
 from .lexical import tokenize
 from .settings import Settings
@@ -115,20 +116,21 @@ def _build(
     kept = loaded_sources | {f.source for f in unchanged}
     skipped = {f.source: f.sha256 for f in files if f.source not in kept}
     dim_before = previous.manifest["model"]["dimension"] if previous is not None else 0
-    fresh_chunks, fresh_vectors, fresh_sentences, dim = _embed(loaded, params, get_embedder, dim_before)
+    fresh = _embed(loaded, params, settings, get_embedder, dim_before)
     encoder = onnx_encoder.ensure(settings.index_dir, model.sha256, lambda: get_embedder().network)
     kept_docs = [(d.source, d.title, d.date, d.sha256) for d in loaded]
     kept_docs += [(f.source, old_docs[f.source]["title"], old_docs[f.source]["date"], f.sha256) for f in unchanged]
     changes = Changes(
         documents=sorted(kept_docs),
-        fresh=fresh_chunks,
-        fresh_vectors=fresh_vectors,
-        fresh_sentences=fresh_sentences,
+        fresh=fresh.chunks,
+        fresh_vectors=fresh.vectors,
+        fresh_sentences=fresh.sentences,
         removed=set(previous.manifest["documents"]) - {f.source for f in unchanged} if previous is not None else set(),
-        dim=dim,
+        dim=fresh.dim,
         manifest=dict(
             format_version=FORMAT_VERSION,
-            model={"name": model.name, "sha256": model.sha256, "dimension": dim, "spec": settings.model},
+            model={"name": model.name, "sha256": model.sha256, "dimension": fresh.dim, "spec": settings.model},
+            encoding=_encoding_record(fresh.encoding, previous),
             encoder=encoder.to_dict(),
             chunking=_params_record(params),
             built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -140,7 +142,7 @@ def _build(
     changed = len(loaded_sources & old_docs.keys())
     removed = len(old_docs.keys() - kept)
     elapsed = time.perf_counter() - started
-    return BuildReport(added, changed, removed, len(unchanged), chunks, elapsed, True, len(fresh_vectors))
+    return BuildReport(added, changed, removed, len(unchanged), chunks, elapsed, True, len(fresh.vectors))
 
 
 def up_to_date(settings: Settings, model: ModelRef, manifest: dict, files: list[docs_mod.SourceFile]) -> bool:
@@ -189,19 +191,46 @@ def _diff(files, manifest: dict | None, model: ModelRef, params: ChunkingParams)
     return _Diff(old_docs, unchanged, to_load, nothing)
 
 
-def _embed(loaded, params, get_embedder, dim_before: int):
+@dataclass(frozen=True)
+class _Fresh:
+    """What this build embedded: the loaded documents' chunks, their vectors and sentence vectors."""
+
+    chunks: dict[str, list[StoredChunk]]
+    vectors: np.ndarray
+    sentences: np.ndarray
+    dim: int
+    encoding: precision.Encoding | None  # None when nothing was encoded
+
+
+def _embed(loaded, params, settings: Settings, get_embedder, dim_before: int) -> _Fresh:
     """Chunk the loaded documents and embed each sentence of each chunk; a chunk's vector is
     pooled from its sentences' vectors."""
     if not loaded:
-        return {}, np.zeros((0, dim_before), np.float32), np.zeros((0, dim_before), np.float32), dim_before
+        empty = np.zeros((0, dim_before), np.float32)
+        return _Fresh({}, empty, empty, dim_before, None)
     embedder = get_embedder()
+    encoding = choose_encoding(settings, embedder)
     fresh_chunks: dict[str, list[StoredChunk]] = {}
     for doc in loaded:
         fresh_chunks[doc.source] = [_stored(doc, c) for c in chunk_document(doc, params, embedder.count_tokens)]
     chunks = [c for cs in fresh_chunks.values() for c in cs]
     pause_point("embedding")
-    sentences = _embed_sentences(chunks, embedder)
-    return fresh_chunks, _pool(sentences, [len(c.sentences) for c in chunks]), sentences, embedder.dim
+    sentences = _embed_sentences(chunks, embedder, encoding)
+    return _Fresh(fresh_chunks, _pool(sentences, [len(c.sentences) for c in chunks]), sentences, embedder.dim, encoding)
+
+
+def choose_encoding(settings: Settings, embedder: Embedder) -> precision.Encoding:
+    """The device and precision of this build's encoding, probed at its start (precision.py)."""
+    caps = precision.detect()
+    device = precision.choose_device(settings.device, caps)
+    return precision.choose(settings.build_precision, device, caps, lambda p: embedder.probe(p, device))
+
+
+def _encoding_record(encoding: precision.Encoding | None, previous: SearchIndex | None) -> dict | None:
+    """How this build encoded; a build that encoded nothing keeps the previous build's record."""
+    if encoding is not None:
+        return encoding.to_dict()
+    return previous.manifest.get("encoding") if previous is not None else None
 
 
 def _stored(doc: docs_mod.Document, chunk: Chunk) -> StoredChunk:
@@ -217,15 +246,30 @@ def _stored(doc: docs_mod.Document, chunk: Chunk) -> StoredChunk:
     )
 
 
-def _embed_sentences(chunks: list[StoredChunk], embedder: Embedder) -> np.ndarray:
+def _embed_sentences(chunks: list[StoredChunk], embedder: Embedder, encoding: precision.Encoding) -> np.ndarray:
     """One vector per sentence of each chunk, in chunk order; a sentence shared by two
     overlapping chunks is encoded once. Answer selection scores sentences with these, so
     no sentence is encoded while a question waits."""
     texts = [embedding_text(c.title, c.text[a - c.start : b - c.start], c.section) for c in chunks for a, b in c.sentences]
     unique = list(dict.fromkeys(texts))
-    vectors = embedder.encode(unique, progress=None)
+    vectors = np.empty((len(unique), embedder.dim), np.float32)
+    with _progress_bar(len(unique)) as bar:
+        for rows, batch in embedder.encode_batches(unique, encoding.precision, encoding.device):
+            vectors[rows] = batch
+            bar.update(len(rows))
+            reached_point("encoding")
     row = {text: i for i, text in enumerate(unique)}
     return vectors[[row[t] for t in texts]] if texts else np.zeros((0, embedder.dim), np.float32)
+
+
+def _progress_bar(total: int):
+    """Sentences done, sentences/s and the time left, on a terminal only (stderr)."""
+    from tqdm import tqdm
+
+    return tqdm(
+        total=total, desc="askbot: embedding", unit=" sentences", file=sys.stderr,
+        disable=not sys.stderr.isatty(), leave=False, mininterval=0.5, smoothing=0.05,
+    )
 
 
 def _pool(sentence_vectors: np.ndarray, counts: list[int]) -> np.ndarray:

@@ -30,6 +30,7 @@ from .embedding import Embedder, ModelRef, load_embedder, model_name, resolve_mo
 from .errors import IndexProblem, UsageError
 from .index import REBUILD
 from .lexical import tokenize
+from .precision import Encoding
 from .search import document_search, hybrid_search
 from .settings import Settings
 
@@ -58,6 +59,9 @@ class IndexInfo:
     vector_index: str  # flat (exact) or ivf-sq8 (approximate), with its parameters
     vector_ram_bytes: int  # what the vector index holds in memory; texts stay on disk (SQLite or the database)
     encoder_size_bytes: int  # the ONNX encoder on disk (shared by every build in the folder)
+    build_precision: str  # how the build encoded its sentences: fp32, bf16 or fp16 (precision.py)
+    build_probe_cosine: float | None  # the reduced precision's worst probe cosine against fp32
+    build_encoding: str  # the same in words: device, precision, probe, why fp32 was kept
 
 
 class Engine:
@@ -203,6 +207,7 @@ class Engine:
         m = self._index.manifest
         details = self._index.details()
         record = onnx_encoder.EncoderRecord.from_dict(m.get("encoder"))
+        encoding = Encoding.from_dict(m.get("encoding"))
         encoder_bytes = onnx_encoder.folder_bytes(self._index.encoder_dir, record)
         if self._onnx_encoder(self._index) is not None:
             encoder = f"onnx (onnxruntime, fp32; cosine {record.cosine} against sentence-transformers)"
@@ -221,6 +226,9 @@ class Engine:
             vector_index=details.vector_index,
             vector_ram_bytes=details.vector_ram_bytes,
             encoder_size_bytes=encoder_bytes,
+            build_precision=encoding.precision,
+            build_probe_cosine=encoding.probe_cosine,
+            build_encoding=encoding.describe(),
         )
 
     def close(self) -> None:

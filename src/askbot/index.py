@@ -51,8 +51,9 @@ MANIFEST = "manifest.json"
 POINTER = "CURRENT"
 REBUILD = "run askbot index build"
 SEAL = "manifest_sha256"  # the manifest's checksum of itself (all other keys, canonical JSON)
-PAUSE_ENV = "ASKBOT_TEST_PAUSE_AT"  # test-only: pause at a named point of a build (to be killed)
+PAUSE_ENV = "ASKBOT_TEST_PAUSE_AT"  # test-only: pause (or report) at a named point of a build
 _BUILD_NAME = re.compile(r"build-[0-9A-Za-z-]+")
+_REPORTED: set[str] = set()  # test points already announced (reached_point)
 
 
 def damaged(detail: str) -> IndexProblem:
@@ -263,6 +264,15 @@ def pause_point(name: str) -> None:
     print(f"askbot: test pause at {name}", file=sys.stderr, flush=True)
     time.sleep(600)
     raise SystemExit(f"askbot: nobody ended the test pause at {name}")
+
+
+def reached_point(name: str) -> None:
+    """Test hook: with ASKBOT_TEST_PAUSE_AT=name, say once on stderr that the build got here, and
+    carry on working (a test interrupts the build while it is busy there)."""
+    if os.environ.get(PAUSE_ENV) != name or name in _REPORTED:
+        return
+    _REPORTED.add(name)
+    print(f"askbot: test point {name} reached", file=sys.stderr, flush=True)
 
 
 def remove_leftovers(index_dir: Path) -> None:

@@ -14,6 +14,8 @@ CONVERSATION_MODES = ("thread", "user", "off")
 CONTEXT_REPLIES = ("public", "ephemeral")
 DEFAULT_COLLECTION = "default"
 _COLLECTION_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+BUILD_DEVICES = ("auto", "cpu", "cuda")  # see precision.py
+BUILD_PRECISIONS = ("auto", "fp32", "bf16")
 
 
 def _env(name: str, default: str) -> str:
@@ -149,6 +151,9 @@ class Settings:
     extract_memory_mb: int = 1024
     fetch_delay_seconds: float = 0.5
     fetch_timeout_seconds: float = 20.0
+    # Builds (precision.py): where the model encodes, and bf16/fp16 when a probe shows it matches fp32.
+    device: str = "auto"
+    build_precision: str = "auto"
 
     @classmethod
     def from_env(cls, env_file: str | os.PathLike | None = ".env") -> "Settings":
@@ -196,6 +201,8 @@ class Settings:
             extract_memory_mb=_int("ASKBOT_EXTRACT_MEMORY_MB", d.extract_memory_mb),
             fetch_delay_seconds=_float("ASKBOT_FETCH_DELAY_SECONDS", d.fetch_delay_seconds),
             fetch_timeout_seconds=_float("ASKBOT_FETCH_TIMEOUT_SECONDS", d.fetch_timeout_seconds),
+            device=_choice("ASKBOT_DEVICE", d.device, BUILD_DEVICES),
+            build_precision=_choice("ASKBOT_BUILD_PRECISION", d.build_precision, BUILD_PRECISIONS),
         )
 
     def __repr__(self) -> str:

@@ -124,7 +124,7 @@ def group_near_duplicates(texts: list[str], encode: Encode | None, threshold: fl
     `threshold` cosine of it (unit vectors), else starts a group."""
     if not texts:
         return []
-    if encode is None:
+    if encode is None or len(texts) == 1:  # one text needs no encoder (nor an index to load)
         keyed: dict[str, list[str]] = {}
         for text in texts:
             keyed.setdefault(text.casefold(), []).append(text)

@@ -170,8 +170,8 @@ def test_only_the_changed_document_is_embedded(docs_copy, tmp_path, monkeypatch)
     build_index(settings, notify=lambda _: None)
 
     encoded: list[str] = []
-    real_encode = embedding.Embedder.encode
-    monkeypatch.setattr(embedding.Embedder, "encode", lambda self, texts, **kw: encoded.extend(texts) or real_encode(self, texts, **kw))
+    real_encode = embedding.Embedder.encode_batches  # what a build encodes through
+    monkeypatch.setattr(embedding.Embedder, "encode_batches", lambda self, texts, *a, **kw: encoded.extend(texts) or real_encode(self, texts, *a, **kw))
     (docs_copy / "b.txt").write_text("Beta is the second letter of the Greek alphabet.")
     build_index(settings, notify=lambda _: None)
     assert encoded == ["B\nBeta is the second letter of the Greek alphabet."]  # its one sentence; the chunk's vector is pooled

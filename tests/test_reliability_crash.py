@@ -156,7 +156,7 @@ def _survey(sentences: int) -> str:
 def test_ctrl_c_while_encoding_stops_the_build_and_keeps_the_previous_index(served_index, docs_copy):
     before = _answers(docs_copy, served_index)
     serving = (served_index / POINTER).read_text()
-    (docs_copy / "survey.txt").write_text(_survey(2000))
+    (docs_copy / "survey.txt").write_text(_survey(1000))  # ≈ 8 batches of 128
 
     build = _start_paused_build(docs_copy, served_index, "encoding")  # says it got there, keeps encoding
     try:

@@ -296,6 +296,9 @@ def _params_record(params: ChunkingParams) -> dict:
 
 
 def _reusable_documents(m: dict | None, model: ModelRef, params: ChunkingParams) -> dict[str, dict]:
+    """The previous build's documents, when its model and chunking are this build's. Its encoding
+    precision does not matter: a reduced precision is only used when its vectors match fp32's
+    (cosine ≥ 0.9999, precision.py), so re-embedding would change nothing measurable."""
     if m is None:
         return {}
     same_chunking = m.get("chunking") == _params_record(params)

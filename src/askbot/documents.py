@@ -30,6 +30,7 @@ from .extracted import Extracted, Unreadable
 from .extraction import Extractor, Limits
 from .hyphenation import dehyphenate
 from .sections import Heading, clean_heading, section_label, top_level_breaks
+from .settings import Settings
 
 SUPPORTED_SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"}
 EXTRACTED = {".pdf": "pdf", ".docx": "docx"}  # suffix -> reader kind in the extraction worker
@@ -53,7 +54,6 @@ MAX_TITLE_CHARS = 300  # longer than any real title; a <title> holding a whole p
 BINARY_SHARE = 0.3  # share of undecodable or control characters that marks a file as binary
 
 Warn = Callable[[str], None]
-DEFAULT_LIMITS = Limits(seconds=120.0, memory_mb=1024, max_pdf_pages=2000)  # as Settings' defaults
 
 
 @dataclass(frozen=True)
@@ -249,7 +249,7 @@ def _load_text(file: SourceFile, data: bytes, warn: Warn, record: webpages.PageR
 def _load_extracted(file: SourceFile, data: bytes, kind: str, warn: Warn, extractor: Extractor | None) -> Document | None:
     try:
         if extractor is None:
-            with Extractor(DEFAULT_LIMITS) as own:
+            with Extractor(Limits.from_settings(Settings())) as own:
                 extracted = own.extract(kind, file.path)
         else:
             extracted = extractor.extract(kind, file.path)
@@ -259,7 +259,7 @@ def _load_extracted(file: SourceFile, data: bytes, kind: str, warn: Warn, extrac
     return _document(file, data, extracted)
 
 
-def _document(file: SourceFile, data: bytes, extracted: Extracted) -> Document | None:
+def _document(file: SourceFile, data: bytes, extracted: Extracted) -> Document:
     text = _CONTROL.sub(" ", extracted.text)
     return Document(
         source=file.source,

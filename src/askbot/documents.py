@@ -358,19 +358,23 @@ def _parse_html(raw: str) -> tuple[str | None, str | None, str, int, tuple[Headi
 
 
 def _parse_fetched_html(raw: str, url: str) -> tuple[str | None, str | None, str, int, tuple[Heading, ...]]:
-    """A fetched page: its main content only (webpages.main_content), dated as the page says."""
-    content = webpages.main_content(_limit_nesting(raw), url)
+    """A fetched page: its main content only (webpages.main_content), titled by the content's
+    first <h1> (else the page's <title>) and dated as the page says."""
+    shallow = _limit_nesting(raw)
+    content = webpages.main_content(shallow, url)
     if content is None:
         return _parse_html(raw)
-    title, _, text, body_start, headings = _parse_html(content)
-    return title, _declared_date(raw), text, body_start, headings
+    h1, _, text, body_start, headings = _parse_html(content)  # the content has no <title>: h1 or None
+    title, date = _declared_title_and_date(shallow)
+    return h1 or title, date, text, body_start, headings
 
 
-def _declared_date(raw: str) -> str | None:
+def _declared_title_and_date(html: str) -> tuple[str | None, str | None]:
     from selectolax.lexbor import LexborHTMLParser
 
-    node = LexborHTMLParser(_limit_nesting(raw)).css_first(_DATE_META)
-    return _iso_date(node.attributes.get("content")) if node else None
+    tree = LexborHTMLParser(html)
+    title, date = tree.css_first("title"), tree.css_first(_DATE_META)
+    return (_clean(title.text(strip=True)) if title else None), (_iso_date(date.attributes.get("content")) if date else None)
 
 
 def _html_headings(body, text: str, start: int) -> tuple[Heading, ...]:

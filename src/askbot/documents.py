@@ -3,7 +3,9 @@
 Supported: `.txt`, `.md` (optional YAML front matter with title/date), `.html`/`.htm`, `.pdf`
 and `.docx` (read by pdf.py and word.py in a bounded worker process, extraction.py). A leading
 `date YYYY-MM-DD` line (as news exports carry) becomes the document date. Headings become
-section paths (sections.py); line-break hyphenation is undone in every format (hyphenation.py).
+section paths (sections.py). Line-break hyphenation is undone in extracted text (PDF, DOCX,
+HTML: hyphenation.py), not in .txt/.md, whose offsets cite the file as written (on papers-dev,
+PDF-made .txt, 21 of 910 gold answers quote the broken form and were lost; see README).
 Anything unsupported, unreadable, too large, binary or empty is skipped with one warning line.
 
 The folder is treated as untrusted input: symbolic links and special files (FIFOs, devices) are
@@ -228,9 +230,9 @@ def _load_text(file: SourceFile, data: bytes, warn: Warn, record: webpages.PageR
     elif suffix in {".html", ".htm"}:
         title, date, text, body_start, headings = _parse_html(raw)
     elif suffix in {".md", ".markdown"}:
-        title, date, text, body_start, headings = _parse_markdown(dehyphenate(raw))
+        title, date, text, body_start, headings = _parse_markdown(raw)
     else:
-        title, date, text, body_start = None, *_split_date(dehyphenate(raw))
+        title, date, text, body_start = None, *_split_date(raw)
     text = _CONTROL.sub(" ", text)  # one for one: offsets still count the decoded characters
     if not text[body_start:].strip():
         warn(f"skipped {shown(file.source)}: no text")

@@ -218,7 +218,7 @@ def extraction(table: Table, work: Path) -> None:
     from askbot import builder
     from askbot import documents as docs_mod
     from askbot.embedding import load_embedder, resolve_model
-    from askbot.extraction import Extractor
+    from askbot.extraction import Extractor, Limits
     from askbot.onnx_encoder import ENCODERS
     from askbot.settings import Settings
     from askbot.webpages import PageRecord, write_page
@@ -242,7 +242,7 @@ def extraction(table: Table, work: Path) -> None:
     def load_all(kind: str) -> tuple[float, int]:
         """Seconds to load the folder's files (the worker already started: once per build), pages."""
         files = docs_mod.scan(folders[kind], settings.max_file_bytes, quiet)
-        with Extractor(builder.extraction_limits(settings)) as extractor:
+        with Extractor(Limits.from_settings(settings)) as extractor:
             if kind in ("pdf", "docx"):
                 extractor.extract(kind, files[0].path)
             started = time.perf_counter()
@@ -304,11 +304,11 @@ def _load_with_startup(folder: Path, settings) -> float:
     """What a build spends reading PDFs: the worker's start-up and every file."""
     from askbot import builder
     from askbot import documents as docs_mod
-    from askbot.extraction import Extractor
+    from askbot.extraction import Extractor, Limits
 
     started = time.perf_counter()
     files = docs_mod.scan(folder, settings.max_file_bytes, quiet)
-    with Extractor(builder.extraction_limits(settings)) as extractor:
+    with Extractor(Limits.from_settings(settings)) as extractor:
         for f in files:
             docs_mod.load(f, quiet, extractor=extractor)
     return time.perf_counter() - started

@@ -52,10 +52,6 @@ def chunking_params(settings: Settings) -> ChunkingParams:
     return ChunkingParams(settings.chunk_tokens, settings.max_chunk_chars, settings.chunk_overlap_sentences)
 
 
-def extraction_limits(settings: Settings) -> Limits:
-    return Limits(settings.extract_seconds, settings.extract_memory_mb, settings.max_pdf_pages)
-
-
 def embedding_text(title: str, text: str, section: str | None = None) -> str:
     """What the model sees for a sentence and BM25 for a chunk: the document title (and the
     section path, when the document has headings) gives each its subject."""
@@ -108,7 +104,7 @@ def _build(
     if diff.nothing_changed and encoder_current(settings, previous.manifest):
         return BuildReport(0, 0, 0, len(unchanged), previous.size, time.perf_counter() - started, False)
 
-    with Extractor(extraction_limits(settings)) as extractor:
+    with Extractor(Limits.from_settings(settings)) as extractor:
         loaded = [d for f in to_load if (d := docs_mod.load(f, warn, extractor=extractor)) is not None]
     if not loaded and not unchanged:
         raise UsageError(f"no documents to index in {settings.docs_dir}")

@@ -3,7 +3,9 @@
 Supported: `.txt`, `.md` (optional YAML front matter with title/date), `.html`/`.htm`, `.pdf`
 and `.docx` (read by pdf.py and word.py in a bounded worker process, extraction.py). A leading
 `date YYYY-MM-DD` line (as news exports carry) becomes the document date. Headings become
-section paths (sections.py); line-break hyphenation is undone in every format (hyphenation.py).
+section paths (sections.py). Line-break hyphenation is undone in extracted text (PDF, DOCX,
+HTML: hyphenation.py), not in .txt/.md, whose offsets cite the file as written (on papers-dev,
+PDF-made .txt, 21 of 910 gold answers quote the broken form and were lost; see README).
 Anything unsupported, unreadable, too large, binary or empty is skipped with one warning line.
 
 The folder is treated as untrusted input: symbolic links and special files (FIFOs, devices) are
@@ -30,6 +32,7 @@ from .extracted import Extracted, Unreadable
 from .extraction import Extractor, Limits
 from .hyphenation import dehyphenate
 from .sections import Heading, clean_heading, section_label, top_level_breaks
+from .settings import Settings
 
 SUPPORTED_SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"}
 EXTRACTED = {".pdf": "pdf", ".docx": "docx"}  # suffix -> reader kind in the extraction worker
@@ -53,7 +56,6 @@ MAX_TITLE_CHARS = 300  # longer than any real title; a <title> holding a whole p
 BINARY_SHARE = 0.3  # share of undecodable or control characters that marks a file as binary
 
 Warn = Callable[[str], None]
-DEFAULT_LIMITS = Limits(seconds=120.0, memory_mb=1024, max_pdf_pages=2000)  # as Settings' defaults
 
 
 @dataclass(frozen=True)
@@ -228,9 +230,9 @@ def _load_text(file: SourceFile, data: bytes, warn: Warn, record: webpages.PageR
     elif suffix in {".html", ".htm"}:
         title, date, text, body_start, headings = _parse_html(raw)
     elif suffix in {".md", ".markdown"}:
-        title, date, text, body_start, headings = _parse_markdown(dehyphenate(raw))
+        title, date, text, body_start, headings = _parse_markdown(raw)
     else:
-        title, date, text, body_start = None, *_split_date(dehyphenate(raw))
+        title, date, text, body_start = None, *_split_date(raw)
     text = _CONTROL.sub(" ", text)  # one for one: offsets still count the decoded characters
     if not text[body_start:].strip():
         warn(f"skipped {shown(file.source)}: no text")
@@ -249,7 +251,7 @@ def _load_text(file: SourceFile, data: bytes, warn: Warn, record: webpages.PageR
 def _load_extracted(file: SourceFile, data: bytes, kind: str, warn: Warn, extractor: Extractor | None) -> Document | None:
     try:
         if extractor is None:
-            with Extractor(DEFAULT_LIMITS) as own:
+            with Extractor(Limits.from_settings(Settings())) as own:
                 extracted = own.extract(kind, file.path)
         else:
             extracted = extractor.extract(kind, file.path)
@@ -259,7 +261,7 @@ def _load_extracted(file: SourceFile, data: bytes, kind: str, warn: Warn, extrac
     return _document(file, data, extracted)
 
 
-def _document(file: SourceFile, data: bytes, extracted: Extracted) -> Document | None:
+def _document(file: SourceFile, data: bytes, extracted: Extracted) -> Document:
     text = _CONTROL.sub(" ", extracted.text)
     return Document(
         source=file.source,
@@ -358,19 +360,23 @@ def _parse_html(raw: str) -> tuple[str | None, str | None, str, int, tuple[Headi
 
 
 def _parse_fetched_html(raw: str, url: str) -> tuple[str | None, str | None, str, int, tuple[Heading, ...]]:
-    """A fetched page: its main content only (webpages.main_content), dated as the page says."""
-    content = webpages.main_content(_limit_nesting(raw), url)
+    """A fetched page: its main content only (webpages.main_content), titled by the content's
+    first <h1> (else the page's <title>) and dated as the page says."""
+    shallow = _limit_nesting(raw)
+    content = webpages.main_content(shallow, url)
     if content is None:
         return _parse_html(raw)
-    title, _, text, body_start, headings = _parse_html(content)
-    return title, _declared_date(raw), text, body_start, headings
+    h1, _, text, body_start, headings = _parse_html(content)  # the content has no <title>: h1 or None
+    title, date = _declared_title_and_date(shallow)
+    return h1 or title, date, text, body_start, headings
 
 
-def _declared_date(raw: str) -> str | None:
+def _declared_title_and_date(html: str) -> tuple[str | None, str | None]:
     from selectolax.lexbor import LexborHTMLParser
 
-    node = LexborHTMLParser(_limit_nesting(raw)).css_first(_DATE_META)
-    return _iso_date(node.attributes.get("content")) if node else None
+    tree = LexborHTMLParser(html)
+    title, date = tree.css_first("title"), tree.css_first(_DATE_META)
+    return (_clean(title.text(strip=True)) if title else None), (_iso_date(date.attributes.get("content")) if date else None)
 
 
 def _html_headings(body, text: str, start: int) -> tuple[Heading, ...]:

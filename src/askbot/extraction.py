@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .extracted import Extracted, Unreadable
+from .settings import Settings
 
 START_SECONDS = 60.0  # the worker's own start-up (imports) is not charged to a file
 _READY = "ready"
@@ -35,6 +36,10 @@ class Limits:
     seconds: float  # per file
     memory_mb: int  # address space the worker may add to what it holds at start
     max_pdf_pages: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "Limits":
+        return cls(settings.extract_seconds, settings.extract_memory_mb, settings.max_pdf_pages)
 
 
 class Extractor:

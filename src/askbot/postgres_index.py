@@ -40,11 +40,11 @@ import numpy as np
 from .backend import CandidateVectors, Changes, IndexDetails, LexicalTop
 from .buildlock import BuildLocked, Holder
 from .builder import embedding_text
-from .errors import IndexProblem
+from .errors import AskbotError, IndexProblem
 from .index import FORMAT_VERSION, REBUILD, pause_point
 from .lexical import B, K1, tokenize
 from .search import CANDIDATES
-from .postgres_db import Database
+from .postgres_db import Database, DatabaseUnreachable, reason
 from .settings import Settings
 from .store import StoredChunk
 
@@ -137,7 +137,20 @@ class PostgresBackend:
 
     @contextmanager
     def build_lock(self) -> Iterator[Holder]:
-        """The collection's advisory lock on a connection of the build's own, naming its holder."""
+        """The collection's advisory lock on a connection of the build's own, naming its holder.
+        A refusal (a read-only role, a full disk) is one line, like every askbot error."""
+        import psycopg
+
+        try:
+            with self._locked() as holder:
+                yield holder
+        except psycopg.OperationalError as error:
+            raise DatabaseUnreachable(f"the database {self.db.where} was lost during the build: {reason(error, self.db.url)}") from None
+        except psycopg.Error as error:
+            raise AskbotError(f"the database {self.db.where} refused the build: {reason(error, self.db.url)}") from None
+
+    @contextmanager
+    def _locked(self) -> Iterator[Holder]:
         conn = self.db.connect()
         try:
             conn.execute(_HOLDERS)

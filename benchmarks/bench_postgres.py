@@ -86,10 +86,11 @@ def changes_of(index) -> Changes:
 
 def text_like(base: Changes, count: int) -> Changes:
     """`count` chunks: the base corpus's texts cycled under new sources, vectors as bench_scale
-    makes them (one synthetic vector per chunk, its sentences that vector plus a little noise)."""
+    makes them (centres mixed and noised), with the base corpus's real MiniLM sentence vectors as
+    the centres (no encoding needed); each chunk's sentences are its vector plus a little noise."""
     import bench_scale
 
-    centres, _ = bench_scale.centres_and_queries()
+    centres = np.ascontiguousarray(base.fresh_sentences, dtype=np.float32)
     vectors = np.asarray(bench_scale.synthetic(DATA / f"pg-text-like-{count}.npy", centres, count))
     rng = np.random.default_rng(1)
     base_chunks = [c for cs in base.fresh.values() for c in cs]
@@ -201,6 +202,7 @@ def main() -> None:
     parser.add_argument("--database-url", default=os.environ.get("ASKBOT_TEST_DATABASE_URL", ""))
     parser.add_argument("--scale", type=int, default=100_000)
     parser.add_argument("--questions", type=int, default=200)
+    parser.add_argument("--docs", type=int, default=CORPUS_DOCS, help="documents of the bench corpus (1000: ≈ 10k chunks)")
     args = parser.parse_args()
     started = time.perf_counter()
     info = machine()
@@ -209,8 +211,9 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="askbot-bench-postgres-"))
     lines = [machine_text(info), ""]
     try:
-        docs = text_corpus(DATA / "corpus-10k", CORPUS_DOCS)
-        index_10k = DATA / "index-10k"
+        corpus = "10k" if args.docs == CORPUS_DOCS else f"{args.docs}-docs"
+        docs = text_corpus(DATA / f"corpus-{corpus}", args.docs)
+        index_10k = DATA / f"index-{corpus}"
         build_index(Settings(docs_dir=docs, index_dir=index_10k), notify=print)  # nothing to do once `make bench` built it
         questions = squad_questions(args.questions)
         folder_engine = Engine.open(Settings(docs_dir=docs, index_dir=index_10k), notify=quiet)
@@ -224,7 +227,7 @@ def main() -> None:
         pg_settings = Settings(docs_dir=docs, index_dir=index_10k, database_url=url, collection="bench-10k")
         pg_rate = write_rate(PostgresBackend(pg_settings, quiet), base)
         pg_engine = Engine.open(pg_settings, notify=quiet)
-        lines += measure("10k bench corpus", folder_engine, pg_engine, questions, np.asarray(folder_engine._index.embeddings), queries, (folder_rate, pg_rate))
+        lines += measure(f"bench corpus ({args.docs} documents)", folder_engine, pg_engine, questions, np.asarray(folder_engine._index.embeddings), queries, (folder_rate, pg_rate))
         lines[-1:-1] = one_document_build(Settings(docs_dir=docs, index_dir=copy), pg_settings, docs)
         pg_engine.close()
         print("\n".join(lines), flush=True)

@@ -22,6 +22,7 @@ import pytest
 
 from askbot.buildlock import BuildLocked
 from askbot.engine import Engine, build_index
+from askbot.errors import AskbotError
 from askbot.index import PAUSE_ENV
 from askbot.lexical import tokenize
 from askbot.postgres_db import DatabaseUnreachable
@@ -165,6 +166,8 @@ def test_a_read_only_role_answers(pg_seed):
         assert [_comparable(a) for a in reader.ask_many(QUESTIONS)] == [_comparable(a) for a in engine.ask_many(QUESTIONS)]
         with psycopg.connect(url) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("DELETE FROM askbot_chunks")
+        with pytest.raises(AskbotError, match=r"^the database askbot_reader@.* refused the build: permission denied "):
+            build_index(replace(settings, database_url=url), notify=quiet)
     finally:
         reader.close()
 

@@ -58,7 +58,7 @@ def scrub(message: str, url: str) -> str:
     return message.replace(password, "***") if password else message
 
 
-def _reason(error: Exception, url: str) -> str:
+def reason(error: Exception, url: str) -> str:
     """libpq's reason, without the "connection to server at ... failed:" it wraps it in."""
     lines = str(error).strip().splitlines()
     reason = lines[0].rsplit("failed: ", 1)[-1].strip() if lines else type(error).__name__
@@ -96,7 +96,7 @@ class Database:
         try:  # one direct connection first: its error says why (refused, DNS, auth, TLS)
             psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT).close()
         except psycopg.Error as error:
-            raise DatabaseUnreachable(f"cannot reach the database {self.where}: {_reason(error, url)}") from None
+            raise DatabaseUnreachable(f"cannot reach the database {self.where}: {reason(error, url)}") from None
         self._pool = ConnectionPool(
             url,
             kwargs={"connect_timeout": CONNECT_TIMEOUT},
@@ -125,7 +125,7 @@ class Database:
                 yield conn
         except (psycopg.OperationalError, PoolTimeout) as error:
             self._failed()
-            raise DatabaseUnreachable(f"the database {self.where} is unreachable: {_reason(error, self.url)}") from None
+            raise DatabaseUnreachable(f"the database {self.where} is unreachable: {reason(error, self.url)}") from None
         self._recovered()
 
     def connect(self):
@@ -135,7 +135,7 @@ class Database:
         try:
             conn = psycopg.connect(self.url, connect_timeout=CONNECT_TIMEOUT, autocommit=True)
         except psycopg.Error as error:
-            raise DatabaseUnreachable(f"cannot reach the database {self.where}: {_reason(error, self.url)}") from None
+            raise DatabaseUnreachable(f"cannot reach the database {self.where}: {reason(error, self.url)}") from None
         _configure(conn)
         return conn
 

@@ -5,8 +5,8 @@ Tables (the collection is part of every key; the vector tables are partitioned b
 collection has its own HNSW graph and a search never leaves its collection):
     askbot_collections   name, generation (bumped by every committed build), manifest, chunk count,
                          total token length (BM25's average), the next chunk id
-    askbot_documents     source, sha256, title, date
-    askbot_chunks        text, offsets, sentences, terms, token length, chunk vector (HNSW, inner product)
+    askbot_documents     source, sha256, title, date, url
+    askbot_chunks        text, offsets, sentences, terms, section, pages, token length, chunk vector (HNSW)
     askbot_sentences     one vector per sentence of each chunk
     askbot_postings      term, chunk, term frequency, chunk length: BM25 summed in SQL
     askbot_terms         document frequency of each term (IDF)
@@ -40,11 +40,11 @@ import numpy as np
 from .backend import CandidateVectors, Changes, IndexDetails, LexicalTop
 from .buildlock import BuildLocked, Holder
 from .builder import embedding_text
-from .errors import IndexProblem
+from .errors import AskbotError, IndexProblem
 from .index import FORMAT_VERSION, REBUILD, pause_point
 from .lexical import B, K1, tokenize
 from .search import CANDIDATES
-from .postgres_db import Database
+from .postgres_db import Database, DatabaseUnreachable, reason
 from .settings import Settings
 from .store import StoredChunk
 
@@ -64,13 +64,14 @@ CREATE TABLE IF NOT EXISTS askbot_collections (
     next_chunk_id integer NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS askbot_documents (
-    collection text NOT NULL, source text NOT NULL, sha256 text NOT NULL, title text NOT NULL, date text,
+    collection text NOT NULL, source text NOT NULL, sha256 text NOT NULL, title text NOT NULL, date text, url text,
     PRIMARY KEY (collection, source)
 );
 CREATE TABLE IF NOT EXISTS askbot_chunks (
     collection text NOT NULL, id integer NOT NULL, source text NOT NULL,
     start integer NOT NULL, "end" integer NOT NULL, length integer NOT NULL,
-    sentences jsonb NOT NULL, terms jsonb NOT NULL, text text NOT NULL, embedding vector({dim}) NOT NULL,
+    sentences jsonb NOT NULL, terms jsonb NOT NULL, text text NOT NULL, section text, page_start integer, page_end integer,
+    embedding vector({dim}) NOT NULL,
     PRIMARY KEY (collection, id)
 ) PARTITION BY LIST (collection);
 CREATE INDEX IF NOT EXISTS askbot_chunks_hnsw ON askbot_chunks USING hnsw (embedding vector_ip_ops) WITH ({hnsw});
@@ -136,7 +137,20 @@ class PostgresBackend:
 
     @contextmanager
     def build_lock(self) -> Iterator[Holder]:
-        """The collection's advisory lock on a connection of the build's own, naming its holder."""
+        """The collection's advisory lock on a connection of the build's own, naming its holder.
+        A refusal (a read-only role, a full disk) is one line, like every askbot error."""
+        import psycopg
+
+        try:
+            with self._locked() as holder:
+                yield holder
+        except psycopg.OperationalError as error:
+            raise DatabaseUnreachable(f"the database {self.db.where} was lost during the build: {reason(error, self.db.url)}") from None
+        except psycopg.Error as error:
+            raise AskbotError(f"the database {self.db.where} refused the build: {reason(error, self.db.url)}") from None
+
+    @contextmanager
+    def _locked(self) -> Iterator[Holder]:
         conn = self.db.connect()
         try:
             conn.execute(_HOLDERS)
@@ -232,9 +246,9 @@ def _apply(conn, collection: str, changes: Changes) -> None:
     conn.execute("DELETE FROM askbot_chunks WHERE collection = %s AND source = ANY(%s)", (collection, removed))
     conn.execute("DELETE FROM askbot_documents WHERE collection = %s AND source = ANY(%s)", (collection, removed))
     fresh_docs = [d for d in changes.documents if d[0] in changes.fresh]
-    with conn.cursor().copy("COPY askbot_documents (collection, source, title, date, sha256) FROM STDIN") as copy:
+    with conn.cursor().copy("COPY askbot_documents (collection, source, title, date, url, sha256) FROM STDIN") as copy:
         for source, title, date, sha in fresh_docs:
-            copy.write_row((collection, source, title, date, sha))
+            copy.write_row((collection, source, title, date, changes.fresh[source][0].url, sha))
     next_id, terms = _insert_chunks(conn, collection, changes, next_id)
     affected |= terms
     _recount_terms(conn, collection, sorted(affected))
@@ -254,16 +268,17 @@ def _insert_chunks(conn, collection: str, changes: Changes, next_id: int) -> tup
     chunks = [c for cs in changes.fresh.values() for c in cs]
     sentence_row = 0
     with cur.copy(
-        'COPY askbot_chunks (collection, id, source, start, "end", length, sentences, terms, text, embedding) FROM STDIN'
+        'COPY askbot_chunks (collection, id, source, start, "end", length, sentences, terms, text, section, page_start, page_end, embedding) '
+        "FROM STDIN"
     ) as copy:
         postings = []
         for chunk, vector in zip(chunks, changes.fresh_vectors):
-            tokens = tokenize([embedding_text(chunk.title, chunk.text)])[0]
+            tokens = tokenize([embedding_text(chunk.title, chunk.text, chunk.section)])[0]
             counts = Counter(tokens)
             terms.update(counts)
             postings += [(collection, term, next_id, tf, len(tokens)) for term, tf in counts.items()]
-            copy.write_row((collection, next_id, chunk.source, chunk.start, chunk.end, len(tokens),
-                            json.dumps(chunk.sentences), json.dumps(chunk.terms), chunk.text, vector))
+            copy.write_row((collection, next_id, chunk.source, chunk.start, chunk.end, len(tokens), json.dumps(chunk.sentences),
+                            json.dumps(chunk.terms), chunk.text, chunk.section, chunk.page_start, chunk.page_end, vector))
             next_id += 1
     with cur.copy("COPY askbot_sentences (collection, chunk_id, position, embedding) FROM STDIN") as copy:
         for chunk_id, chunk in enumerate(chunks, start=next_id - len(chunks)):
@@ -462,12 +477,12 @@ class PostgresView:
 
     def chunks(self, ids: Sequence[int]) -> list[StoredChunk]:
         rows = self._conn.execute(
-            'SELECT c.id, c.source, d.title, d.date, c.start, c."end", c.sentences, c.text, c.terms '
-            "FROM askbot_chunks c JOIN askbot_documents d ON d.collection = c.collection AND d.source = c.source "
+            'SELECT c.id, c.source, d.title, d.date, c.start, c."end", c.sentences, c.text, c.terms, '
+            "c.section, c.page_start, c.page_end, d.url FROM askbot_chunks c JOIN askbot_documents d ON d.collection = c.collection AND d.source = c.source "
             "WHERE c.collection = %s AND c.id = ANY(%s)",
             (self._collection, [int(i) for i in ids]),
         ).fetchall()
-        by_id = {r[0]: StoredChunk(*r[:6], tuple(map(tuple, r[6])), r[7], tuple(map(tuple, r[8]))) for r in rows}
+        by_id = {r[0]: StoredChunk(*r[:6], tuple(map(tuple, r[6])), r[7], tuple(map(tuple, r[8])), *r[9:]) for r in rows}
         return [by_id[i] for i in ids if i in by_id]
 
     def document_chunk_ids(self, source: str) -> list[int]:

@@ -61,29 +61,36 @@ def _comparable(answer) -> dict:
     return data
 
 
-def test_answers_and_bm25_match_the_folder_backend(pg_seed, seed_engine):
+def test_answers_and_scored_candidates_match_the_folder_backend(pg_seed, seed_engine):
+    """The same answers, and beneath them the same candidates with the same BM25 and cosines (the
+    folder scores vectors in numpy, PostgreSQL with pgvector's <#> next to the data)."""
     _, engine = pg_seed
     assert [_comparable(a) for a in engine.ask_many(QUESTIONS)] == [_comparable(a) for a in seed_engine.ask_many(QUESTIONS)]
     folder = seed_engine._index
     by_place = {(c.source, c.start): c.id for c in folder.chunks(range(folder.size))}
     with engine._index.reading() as view:
         places = {c.id: (c.source, c.start) for c in view.chunks(range(100))}
-        for question in QUESTIONS:
+        for question, vector in zip(QUESTIONS, seed_engine.encode(QUESTIONS)):
             tokens = tokenize([question])[0]
-            top = view.lexical_top(tokens, 50)
-            expected = folder.lexical_top(tokens, 50)
-            assert [by_place[places[i]] for i in top.ids] == expected.ids.tolist()
-            assert top.scores.tolist() == pytest.approx(expected.scores.tolist(), rel=1e-5)
+            got, expected = view.candidates(vector, tokens, 50), folder.candidates(vector, tokens, 50)
+            assert [by_place[places[i]] for i in got.ids] == expected.ids.tolist()
+            assert got.bm25.tolist() == pytest.approx(expected.bm25.tolist(), rel=1e-5)
+            assert got.best_bm25 == pytest.approx(expected.best_bm25, rel=1e-5)
+            assert got.counts.tolist() == expected.counts.tolist()
+            assert got.chunk_cosines.tolist() == pytest.approx(expected.chunk_cosines.tolist(), abs=1e-6)
+            assert got.sentence_cosines.tolist() == pytest.approx(expected.sentence_cosines.tolist(), abs=1e-6)
             assert {t: view.idf(t) for t in tokens} == pytest.approx({t: folder.idf(t) for t in tokens})
 
 
 def test_answers_within_one_document_match_the_folder_backend(pg_seed, seed_engine):
-    """A conversation keeps to its document through document_chunk_ids: same answers on both."""
+    """A conversation keeps to its document through document_candidates: same answers on both."""
     _, engine = pg_seed
     source = seed_engine.ask(QUESTIONS[0]).passages[0].source
+    vector = seed_engine.encode(QUESTIONS[:1])[0]
+    tokens = tokenize([QUESTIONS[0]])[0]
     with engine._index.reading() as view:
-        assert len(view.document_chunk_ids(source)) == seed_engine._index.size
-        assert view.document_chunk_ids("no such file.txt") == []
+        assert len(view.document_candidates(vector, tokens, source).ids) == seed_engine._index.size
+        assert len(view.document_candidates(vector, tokens, "no such file.txt").ids) == 0
     for question in QUESTIONS:
         asked = [e.ask(question, within=source, min_confidence=0.0) for e in (engine, seed_engine)]
         assert _comparable(asked[0]) == _comparable(asked[1])

@@ -5,11 +5,14 @@ files and SQLite under INDEX/, the default) and the PostgreSQL backend (postgres
 and BM25 postings in SQL, chosen by ASKBOT_DATABASE_URL). Neither the engine nor the surfaces know
 which one answers.
 
-Search and answer selection (search.py, answer.py) stay in one place and read only the primitives
-of `IndexView`: dense candidates, BM25 of the question's terms, the candidates' chunk and sentence
-vectors, chunk records and IDF. A view is one consistent state of the index: the folder backend's
-build never changes under it, and PostgreSQL's is a read-only repeatable-read transaction, so a
-question never sees half of a build.
+Search and answer selection (search.py, answer.py) stay in one place and read only what
+`IndexView` gives: a question's candidates already scored (cosines of their chunk and sentence
+vectors with the question, BM25 of its terms), chunk records and IDF. Scores, not vectors, cross
+the interface, so the PostgreSQL backend computes them in one statement next to the data and a
+question costs two round trips (candidates, then the chosen chunks), not one per primitive. A
+view is one consistent state of the index: the folder backend's build never changes under it,
+and PostgreSQL's is a read-only repeatable-read transaction, so a question never sees half of a
+build.
 """
 
 from __future__ import annotations
@@ -28,21 +31,23 @@ Notify = Callable[[str], None]
 
 
 @dataclass(frozen=True)
-class LexicalTop:
-    """The chunks with the best positive BM25 scores for a question, best first."""
+class Candidates:
+    """Chunks that may answer a question, each scored against it (ids ascending)."""
 
     ids: np.ndarray  # int64 chunk ids
-    scores: np.ndarray  # their BM25 scores
-    best: float  # the best BM25 score of any chunk (0 when no chunk holds a query term)
-
-
-@dataclass(frozen=True)
-class CandidateVectors:
-    """The stored vectors of some chunks, in the order asked for."""
-
-    chunks: np.ndarray  # (n, dim) unit chunk vectors
-    sentences: np.ndarray  # (sum(counts), dim): each chunk's sentence vectors in turn
+    chunk_cosines: np.ndarray  # float32: each chunk vector's cosine with the question
+    sentence_cosines: np.ndarray  # float32, sum(counts): each chunk's sentences' cosines in turn
     counts: np.ndarray  # sentences per chunk (every chunk has at least one)
+    bm25: np.ndarray  # float32: BM25 (k1, b of lexical.py) of each chunk for the question's terms
+    best_bm25: float  # the best BM25 of any chunk of the index (0 when no chunk holds a query term)
+
+    @classmethod
+    def from_vectors(
+        cls, ids: np.ndarray, chunk_vectors: np.ndarray, sentence_vectors: np.ndarray, counts: np.ndarray,
+        query: np.ndarray, bm25: np.ndarray, best_bm25: float,
+    ) -> "Candidates":  # fmt: skip
+        """Candidates scored here, for a backend that holds their vectors in this process."""
+        return cls(ids, chunk_vectors @ query, sentence_vectors @ query, counts, np.asarray(bm25, dtype=np.float32), best_bm25)
 
 
 @dataclass(frozen=True)
@@ -61,21 +66,15 @@ class IndexView(Protocol):
     @property
     def size(self) -> int: ...
 
-    def nearest(self, query: np.ndarray, k: int) -> np.ndarray:
-        """Ids of about the k chunks whose vectors are nearest the query (approximate allowed)."""
+    def candidates(self, query: np.ndarray, tokens: Sequence[str], k: int) -> Candidates:
+        """About the k chunks nearest the query vector (approximate allowed) and the k with the
+        best BM25 for the question's stemmed tokens, together, scored."""
 
-    def lexical_top(self, tokens: Sequence[str], k: int) -> LexicalTop: ...
-
-    def lexical_scores(self, tokens: Sequence[str], ids: np.ndarray) -> np.ndarray:
-        """BM25 (k1, b of lexical.py) of the given chunks for the question's stemmed terms."""
-
-    def candidate_vectors(self, ids: np.ndarray) -> CandidateVectors: ...
+    def document_candidates(self, query: np.ndarray, tokens: Sequence[str], source: str) -> Candidates:
+        """Every chunk of one document (a conversation keeps to its document), scored."""
 
     def chunks(self, ids: Sequence[int]) -> list[StoredChunk]:
         """The chunk records, in the order asked for."""
-
-    def document_chunk_ids(self, source: str) -> list[int]:
-        """Ids of one document's chunks (a conversation keeps to its document), in order."""
 
     def idf(self, token: str) -> float: ...
 

@@ -41,7 +41,7 @@ import numpy as np
 
 from . import stamps
 from . import vectors as vectors_mod
-from .backend import CandidateVectors, IndexDetails, LexicalTop
+from .backend import Candidates, IndexDetails
 from .errors import IndexProblem
 from .lexical import LexicalIndex
 from .store import ChunkStore, DocumentRow, StoredChunk, write_store
@@ -120,31 +120,27 @@ class Index:
 
     # -- backend.IndexView -------------------------------------------------------------------
 
-    def nearest(self, query: np.ndarray, k: int) -> np.ndarray:
-        return self.vectors.nearest(query, k)
-
-    def lexical_top(self, tokens: Sequence[str], k: int) -> LexicalTop:
+    def candidates(self, query: np.ndarray, tokens: Sequence[str], k: int) -> Candidates:
+        dense_ids = self.vectors.nearest(query, k)
         bm25 = self.lexical.scores(tokens)
         top = np.argpartition(-bm25, k - 1)[:k] if k < len(bm25) else np.arange(len(bm25))
-        top = top[bm25[top] > 0]
-        top = top[np.argsort(-bm25[top], kind="stable")]
-        return LexicalTop(top.astype(np.int64), bm25[top], float(bm25.max()) if len(bm25) else 0.0)
+        ids = np.union1d(dense_ids[dense_ids >= 0], top[bm25[top] > 0]).astype(np.int64)
+        return self._scored(ids, query, bm25)
 
-    def lexical_scores(self, tokens: Sequence[str], ids: np.ndarray) -> np.ndarray:
-        return self.lexical.scores(tokens)[ids]
+    def document_candidates(self, query: np.ndarray, tokens: Sequence[str], source: str) -> Candidates:
+        ids = np.asarray(self.store.ids_of(source), dtype=np.int64)
+        return self._scored(ids, query, self.lexical.scores(tokens))
 
-    def candidate_vectors(self, ids: np.ndarray) -> CandidateVectors:
+    def _scored(self, ids: np.ndarray, query: np.ndarray, bm25: np.ndarray) -> Candidates:
         starts = self.sentence_offsets[ids]
         counts = self.sentence_offsets[ids + 1] - starts
         firsts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
         rows = np.repeat(starts - firsts, counts) + np.arange(int(counts.sum()))
-        return CandidateVectors(np.asarray(self.embeddings[ids]), np.asarray(self.sentence_embeddings[rows]), counts)
+        best = float(bm25.max()) if len(bm25) else 0.0
+        return Candidates.from_vectors(ids, np.asarray(self.embeddings[ids]), np.asarray(self.sentence_embeddings[rows]), counts, query, bm25[ids], best)
 
     def chunks(self, ids: Sequence[int]) -> list[StoredChunk]:
         return self.store.get(ids)
-
-    def document_chunk_ids(self, source: str) -> list[int]:
-        return self.store.ids_of(source)
 
     def idf(self, token: str) -> float:
         return self.lexical.idf(token)

@@ -66,18 +66,14 @@ def reason(error: Exception, url: str) -> str:
 
 
 def _configure(conn) -> None:
-    """Each new connection: pgvector's types (once the extension exists) and the HNSW breadth of a
-    search's dense candidates, set once per connection instead of once per question."""
+    """Each new connection: pgvector's types (once the extension exists)."""
     import psycopg
     from pgvector.psycopg import register_vector
-
-    from .postgres_index import CANDIDATES, ef_search
 
     try:
         register_vector(conn)
     except psycopg.ProgrammingError:  # no vector type yet: a first build creates it
         pass
-    conn.execute("SELECT set_config('hnsw.ef_search', %s, false)", (str(ef_search(CANDIDATES)),))
     conn.commit()
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .backend import IndexView
+from .backend import Candidates, IndexView
 
 CANDIDATES = 50  # per retriever, before fusion
 
@@ -35,10 +35,7 @@ def hybrid_search(
 ) -> list[Hit]:
     query = query_vector.reshape(-1).astype(np.float32)
     pool = min(index.size, max(CANDIDATES, k))
-    dense_ids = index.nearest(query, pool)
-    lexical = index.lexical_top(query_tokens, pool)
-    candidates = np.union1d(dense_ids[dense_ids >= 0], lexical.ids).astype(np.int64)
-    return _fused(index, candidates, query, query_tokens, lexical.best, k, dense_weight)
+    return _fused(index.candidates(query, query_tokens, pool), k, dense_weight)
 
 
 def document_search(
@@ -46,32 +43,25 @@ def document_search(
 ) -> list[Hit]:
     """The k best chunks of one document, scored exactly as hybrid_search scores its
     candidates (BM25 shared out against the best chunk of the whole index), so the two compare."""
-    candidates = np.asarray(index.document_chunk_ids(source), dtype=np.int64)
-    if not len(candidates):
-        return []
     query = query_vector.reshape(-1).astype(np.float32)
-    return _fused(index, candidates, query, query_tokens, index.lexical_top(query_tokens, 1).best, k, dense_weight)
+    return _fused(index.document_candidates(query, query_tokens, source), k, dense_weight)
 
 
-def _fused(
-    index: IndexView, candidates: np.ndarray, query: np.ndarray, query_tokens: Sequence[str], best_bm25: float, k: int,
-    dense_weight: float,
-) -> list[Hit]:  # fmt: skip
+def _fused(candidates: Candidates, k: int, dense_weight: float) -> list[Hit]:
     """The k best candidates by fused score, best first."""
-    vectors = index.candidate_vectors(candidates)
-    sentence_sims = vectors.sentences @ query
-    firsts = np.concatenate([[0], np.cumsum(vectors.counts)[:-1]]).astype(np.int64)
-    best_sentence = np.maximum.reduceat(sentence_sims, firsts) if len(candidates) else np.zeros(0, np.float32)
-    dense = np.maximum(vectors.chunks @ query, best_sentence)
-    if best_bm25 > 0:
-        bm25 = index.lexical_scores(query_tokens, candidates)
-        lexical_share = bm25 / best_bm25
+    sentence_cosines = candidates.sentence_cosines
+    firsts = np.concatenate([[0], np.cumsum(candidates.counts)[:-1]]).astype(np.int64)
+    best_sentence = np.maximum.reduceat(sentence_cosines, firsts) if len(candidates.ids) else np.zeros(0, np.float32)
+    dense = np.maximum(candidates.chunk_cosines, best_sentence)
+    if candidates.best_bm25 > 0:
+        lexical_share = candidates.bm25 / candidates.best_bm25
     else:
-        lexical_share = np.zeros(len(candidates), dtype=np.float32)
+        lexical_share = np.zeros(len(candidates.ids), dtype=np.float32)
     fused = dense_weight * dense + (1.0 - dense_weight) * lexical_share
     order = np.argsort(-fused, kind="stable")[:k]
-    ends = np.append(firsts[1:], len(sentence_sims))
+    ends = np.append(firsts[1:], len(sentence_cosines))
     return [
-        Hit(int(candidates[i]), float(fused[i]), float(dense[i]), float(lexical_share[i]), tuple(sentence_sims[firsts[i] : ends[i]].tolist()))
+        Hit(int(candidates.ids[i]), float(fused[i]), float(dense[i]), float(lexical_share[i]), tuple(sentence_cosines[firsts[i] : ends[i]].tolist()))
         for i in order
     ]
+

@@ -51,6 +51,7 @@ Notify = Callable[[str], None]
 LOCK_CLASS = 0x61736B  # "ask": the advisory lock's first key; the second is the collection's hash
 EF_SEARCH_FACTOR = 2  # HNSW explores this many times the candidates asked for (recall: bench_postgres.py)
 HNSW = "m = 16, ef_construction = 64"
+MAX_GRAPH_MB = 2048  # the most maintenance_work_mem a build asks for its HNSW graph
 
 _SCHEMA = """
 CREATE EXTENSION IF NOT EXISTS vector;
@@ -73,7 +74,6 @@ CREATE TABLE IF NOT EXISTS askbot_chunks (
     embedding vector({dim}) NOT NULL,
     PRIMARY KEY (collection, id)
 ) PARTITION BY LIST (collection);
-CREATE INDEX IF NOT EXISTS askbot_chunks_hnsw ON askbot_chunks USING hnsw (embedding vector_ip_ops) WITH ({hnsw});
 CREATE INDEX IF NOT EXISTS askbot_chunks_source ON askbot_chunks (collection, source);
 CREATE TABLE IF NOT EXISTS askbot_sentences (
     collection text NOT NULL, chunk_id integer NOT NULL, position integer NOT NULL, embedding vector({dim}) NOT NULL,
@@ -207,7 +207,7 @@ def _ensure_schema(conn, dim: int, collection: str) -> None:
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s, 0)", (LOCK_CLASS,))  # one schema change at a time
         if not _has_schema(conn):
-            conn.execute(_SCHEMA.format(dim=int(dim), hnsw=HNSW))
+            conn.execute(_SCHEMA.format(dim=int(dim)))
         from pgvector.psycopg import register_vector
 
         register_vector(conn)
@@ -248,7 +248,10 @@ def _apply(conn, collection: str, changes: Changes) -> None:
     with conn.cursor().copy("COPY askbot_documents (collection, source, title, date, url, sha256) FROM STDIN") as copy:
         for source, title, date, sha in fresh_docs:
             copy.write_row((collection, source, title, date, changes.fresh[source][0].url, sha))
+    graph = _graph(conn, collection)
     next_id, terms = _insert_chunks(conn, collection, changes, next_id)
+    if graph is None:  # a new collection: one bulk HNSW build after loading, not one insert per row
+        _build_graph(conn, collection, len(changes.fresh_vectors), changes.dim)
     affected |= terms
     _recount_terms(conn, collection, sorted(affected))
     conn.execute(
@@ -258,6 +261,29 @@ def _apply(conn, collection: str, changes: Changes) -> None:
         (json.dumps(dict(changes.manifest, format_version=FORMAT_VERSION)), next_id, collection, collection, collection),
     )
     _analyze(conn, collection)
+
+
+def _graph(conn, collection: str) -> str | None:
+    """The name of the collection's HNSW index, None before its first build."""
+    return conn.execute(
+        "SELECT indexname FROM pg_indexes WHERE tablename = %s AND indexdef LIKE '%%USING hnsw%%'",
+        (_partition("askbot_chunks", collection),),
+    ).fetchone()
+
+
+def _build_graph(conn, collection: str, rows: int, dim: int) -> None:
+    """The HNSW index of a freshly loaded collection, built in one pass with memory for the whole
+    graph (pgvector builds on disk, many times slower, once it outgrows maintenance_work_mem)."""
+    from psycopg import sql
+
+    graph_mb = math.ceil(rows * (4 * dim + 400) * 1.5 / 2**20) + 64  # vectors, neighbour lists, slack
+    conn.execute("SELECT set_config('maintenance_work_mem', %s, true)", (f"{min(graph_mb, MAX_GRAPH_MB)}MB",))
+    table = _partition("askbot_chunks", collection)
+    conn.execute(
+        sql.SQL("CREATE INDEX {} ON {} USING hnsw (embedding vector_ip_ops) WITH (" + HNSW + ")").format(
+            sql.Identifier(f"{table}_embedding_hnsw"), sql.Identifier(table)
+        )
+    )
 
 
 def _analyze(conn, collection: str) -> None:
@@ -270,36 +296,43 @@ def _analyze(conn, collection: str) -> None:
         conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
 
 
+_CHUNK_COLUMNS = (
+    ("collection", "text"), ("id", "int4"), ("source", "text"), ("start", "int4"), ('"end"', "int4"), ("length", "int4"),
+    ("sentences", "jsonb"), ("terms", "jsonb"), ("text", "text"), ("section", "text"), ("page_start", "int4"),
+    ("page_end", "int4"), ("embedding", "vector"),
+)  # fmt: skip
+
+
 def _insert_chunks(conn, collection: str, changes: Changes, next_id: int) -> tuple[int, set[str]]:
-    """COPY the fresh chunks, their sentence vectors and postings; returns the next free id and
-    the terms they hold."""
-    cur = conn.cursor()
-    terms: set[str] = set()
+    """COPY (binary) the fresh chunks, their sentence vectors and postings; returns the next free
+    id and the terms they hold."""
     chunks = [c for cs in changes.fresh.values() for c in cs]
-    sentence_row = 0
-    with cur.copy(
-        'COPY askbot_chunks (collection, id, source, start, "end", length, sentences, terms, text, section, page_start, page_end, embedding) '
-        "FROM STDIN"
-    ) as copy:
-        postings = []
-        for chunk, vector in zip(chunks, changes.fresh_vectors):
-            tokens = tokenize([embedding_text(chunk.title, chunk.text, chunk.section)])[0]
-            counts = Counter(tokens)
-            terms.update(counts)
-            postings += [(collection, term, next_id, tf, len(tokens)) for term, tf in counts.items()]
-            copy.write_row((collection, next_id, chunk.source, chunk.start, chunk.end, len(tokens), json.dumps(chunk.sentences),
-                            json.dumps(chunk.terms), chunk.text, chunk.section, chunk.page_start, chunk.page_end, vector))
-            next_id += 1
-    with cur.copy("COPY askbot_sentences (collection, chunk_id, position, embedding) FROM STDIN") as copy:
-        for chunk_id, chunk in enumerate(chunks, start=next_id - len(chunks)):
-            for position in range(len(chunk.sentences)):
-                copy.write_row((collection, chunk_id, position, changes.fresh_sentences[sentence_row]))
-                sentence_row += 1
-    postings.sort(key=lambda row: row[1])  # one term's postings on few pages: a question reads them together
-    with cur.copy("COPY askbot_postings (collection, term, chunk_id, tf, length) FROM STDIN") as copy:
-        for row in postings:
+    ids = range(next_id, next_id + len(chunks))
+    tokens = tokenize([embedding_text(c.title, c.text, c.section) for c in chunks])
+    rows = (
+        (collection, i, c.source, c.start, c.end, len(t), c.sentences, c.terms, c.text, c.section, c.page_start, c.page_end, v)
+        for i, c, t, v in zip(ids, chunks, tokens, changes.fresh_vectors)
+    )  # fmt: skip
+    _copy(conn, "askbot_chunks", _CHUNK_COLUMNS, rows)
+    owners = np.repeat(np.array(ids, dtype=np.int64), [len(c.sentences) for c in chunks])
+    positions = [p for c in chunks for p in range(len(c.sentences))]
+    sentence_rows = ((collection, int(i), p, v) for i, p, v in zip(owners, positions, changes.fresh_sentences))
+    _copy(conn, "askbot_sentences", (("collection", "text"), ("chunk_id", "int4"), ("position", "int4"), ("embedding", "vector")), sentence_rows)
+    postings = sorted(  # one term's postings on few pages: a question reads them together
+        (term, i, tf, len(t)) for i, t in zip(ids, tokens) for term, tf in Counter(t).items()
+    )
+    posting_columns = (("collection", "text"), ("term", "text"), ("chunk_id", "int4"), ("tf", "int4"), ("length", "int4"))
+    _copy(conn, "askbot_postings", posting_columns, ((collection, *p) for p in postings))
+    return next_id + len(chunks), {p[0] for p in postings}
+
+
+def _copy(conn, table: str, columns: tuple[tuple[str, str], ...], rows) -> None:
+    """Binary COPY: numbers and vectors go as bytes, not as text the server parses back."""
+    names = ", ".join(name for name, _ in columns)
+    with conn.cursor().copy(f"COPY {table} ({names}) FROM STDIN (FORMAT BINARY)") as copy:  # fixed names only
+        copy.set_types([kind for _, kind in columns])
+        for row in rows:
             copy.write_row(row)
-    return next_id, terms
 
 
 def _recount_terms(conn, collection: str, terms: list[str]) -> None:

@@ -7,6 +7,7 @@ to answer, faults named in one line and the password never shown.
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import socket
@@ -36,6 +37,11 @@ QUESTIONS = (
     "Which carriers is OnePlus talking to?",
     "What is the capital of France?",
 )
+CITED = {  # question: the citation of its answer (a section path, a PDF page, a fetched page's URL)
+    "How much disk space does the Zorblat installer need on Linux?": "Zorblat Setup Guide — guide.md · Installation",
+    "How often is the Quibble valve replaced?": "Airship Manual (2024-03-05) — manual.pdf, p. 2 · Valves",
+    "Which status does the Frobnicator API answer with when rate limited?": "Frobnicator API — https://api.example.org/docs/limits",
+}
 NEW_DOC = "date 2019-05-02\nThe Zeppelin NT airship is assembled in a hangar in Friedrichshafen.\n"
 PASSWORD = "s3cret-Pa55word"
 quiet = lambda _: None  # noqa: E731
@@ -341,3 +347,47 @@ def test_feedback_in_the_database_keeps_collections_apart_and_forgets_a_user(dat
     assert only_pets == [("pets-1", {"up": 0, "down": 1})]
     assert tallies == {"pets-1": Tally(0, 1), "phones-1": Tally(2, 0)} and forgotten == 2
     assert after == {"phones-1": Tally(1, 0)}
+
+
+def _cited_documents(docs: Path) -> None:
+    """A Markdown guide with headings, a PDF whose fact is on page 2, and a fetched web page."""
+    from askbot.webpages import PageRecord, write_page
+    from doc_factory import Section, make_pdf, page_html, prose
+
+    (docs / "guide.md").write_text(
+        "# Zorblat Setup Guide\n\n" + prose("setup", 4) + "\n\n## Installation\n\n" + prose("install", 3, 1) + "\n\n"
+        "### Linux\n\nThe Zorblat installer needs four gigabytes of free disk space on Linux.\n",
+        encoding="utf-8",
+    )
+    make_pdf(
+        docs / "manual.pdf",
+        [Section("Maintenance", [prose("maintenance", 6, 2)]), Section("Valves", ["The Quibble valve is replaced every 300 flight hours."])],
+        title="Airship Manual",
+        created=datetime.datetime(2024, 3, 5),
+        new_page_per_section=True,
+    )
+    body = "<h2>Limits</h2><p>The Frobnicator API answers with status 429 when a client is rate limited.</p>"
+    write_page(docs / "site" / "limits.html", page_html("Frobnicator API", body), PageRecord("https://api.example.org/docs/limits", "2026-01-01T00:00:00Z"))
+
+
+def test_citations_of_sections_pages_and_urls_come_back_the_same_through_both_backends(database_url, tmp_path):
+    """Section paths, PDF pages and a fetched page's URL survive the database: each answer cites
+    the same place as the folder backend's, down to the words."""
+    from askbot.render import source_line
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    _cited_documents(docs)
+    folder = Settings(docs_dir=docs, index_dir=tmp_path / "index")
+    cited = {}
+    for settings in (folder, replace(folder, database_url=database_url)):
+        build_index(settings, notify=quiet)
+        engine = Engine.open(settings, notify=quiet)
+        try:
+            answers = engine.ask_many(CITED)
+        finally:
+            engine.close()
+        cited[bool(settings.database_url)] = [(_comparable(a), source_line(a.passages[0])) for a in answers]
+    assert cited[True] == cited[False]
+    assert [line for _, line in cited[True]] == list(CITED.values())
+    assert all(answer["answered"] for answer, _ in cited[True])

@@ -49,8 +49,9 @@ from .store import StoredChunk
 
 Notify = Callable[[str], None]
 LOCK_CLASS = 0x61736B  # "ask": the advisory lock's first key; the second is the collection's hash
-EF_SEARCH_FACTOR = 2  # HNSW explores this many times the candidates asked for (recall: bench_postgres.py)
-HNSW = "m = 16, ef_construction = 64"
+EF_SEARCH_AT_10K = 50  # HNSW's search breadth at 10k chunks (ef_search: grows with the collection)
+EF_SEARCH_MAX = 1000  # pgvector's limit
+HNSW = "m = 16, ef_construction = 200"  # 64 left a tenth of the neighbours unreachable at any breadth (recall 0.955 at 10k)
 MAX_GRAPH_MB = 2048  # the most maintenance_work_mem a build asks for its HNSW graph
 
 _SCHEMA = """
@@ -443,8 +444,12 @@ class PostgresIndex:
 
 
 def ef_search(k: int, size: int) -> int:
-    """HNSW's search breadth for k neighbours among `size` chunks (placeholder rule)."""
-    return min(1000, max(40, EF_SEARCH_FACTOR * k))
+    """HNSW's search breadth for k neighbours among `size` chunks: at least k (pgvector returns no
+    more rows than it explores), growing with the square root of the collection (51 at 10k chunks,
+    159 at 100k, 500 at 1M). Measured on the bench's text-like vectors (m 16, ef_construction 200):
+    recall@10 reached 0.98 at breadth 40 with 10k chunks, but needed 100 with 100k (80 gave 0.976):
+    the breadth needed grows with the collection, more slowly than its square root."""
+    return min(EF_SEARCH_MAX, max(k, math.ceil(EF_SEARCH_AT_10K * math.sqrt(size / 10_000))))
 
 
 # One statement scores a question's candidates where the vectors are: the query's terms with their

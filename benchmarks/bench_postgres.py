@@ -10,8 +10,10 @@ Two corpora:
   100k  text-like chunks as bench_scale.py makes them (real MiniLM vectors of SQuAD sentences as
         centres, mixed and noised), with real chunk texts cycled from the 10k corpus.
 For each: write throughput (chunks/s committed), warm question→answer p50/p99 through the engine
-with 1 client and 8 concurrent clients (threads; throughput ratio), HNSW recall@10 against exact
-search, disk and RAM per chunk. Without --database-url a pgserver (PostgreSQL 16.2 + pgvector
+with 1 client and 8 concurrent clients (threads; throughput ratio), the cores those kept busy (this
+process's CPU and the local PostgreSQL processes', from /proc: one client that keeps c cores busy
+can be sped up at most cores/c times by more clients), HNSW recall@10 against exact search, disk
+and RAM per chunk. Without --database-url a pgserver (PostgreSQL 16.2 + pgvector
 0.6.2) runs in a temporary folder. Writes benchmarks/results/bench_postgres.txt.
 """
 
@@ -142,6 +144,28 @@ def throughput(engine: Engine, questions: list[str], clients: int) -> float:
     return len(questions) / (time.perf_counter() - started)
 
 
+def server_cpu_seconds() -> float:
+    """CPU seconds used so far by the PostgreSQL processes on this machine (Linux /proc): the
+    server's share of a question, beside the client's own process_time."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)
+        except OSError:  # the process ended
+            continue
+        if fields[0].endswith("(postgres"):
+            total += sum(int(x) for x in fields[1].split()[11:13])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def cores_busy(run) -> tuple[object, float]:
+    """What run() returns, and the cores it kept busy: this process's CPU and PostgreSQL's, over wall time."""
+    wall, cpu, server = time.perf_counter(), time.process_time(), server_cpu_seconds()
+    result = run()
+    busy = time.process_time() - cpu + server_cpu_seconds() - server
+    return result, busy / (time.perf_counter() - wall)
+
+
 def recall_at_10(engine: Engine, exact: np.ndarray, queries: np.ndarray) -> float:
     """HNSW's top 10 against exact inner-product search over the same vectors (ids in PostgreSQL
     are 0.. in insertion order, the rows of `exact`)."""
@@ -161,20 +185,24 @@ def measure(label: str, folder: Engine, pg: Engine, questions: list[str], exact:
     rows = []
     for name, engine in (("folder", folder), ("postgres", pg)):
         latencies(engine, questions[:20])  # warm: caches, pool, encoder
-        one = latencies(engine, questions)
+        one, busy_one = cores_busy(lambda: latencies(engine, questions))
         single = len(questions) / sum(one)
-        many = throughput(engine, questions, CLIENTS)
+        many, busy_many = cores_busy(lambda: throughput(engine, questions, CLIENTS))
         info = engine.info()
-        rows.append((name, statistics.median(one) * 1000, percentile(one, 99) * 1000, single, many, info))
+        rows.append((name, statistics.median(one) * 1000, percentile(one, 99) * 1000, single, many, info, busy_one, busy_many))
     f, p = rows
+    cores = os.cpu_count()
     recall = recall_at_10(pg, exact, queries)
-    lines = [f"## {label}: {f[5].chunks:,} chunks", "", "| | folder | postgres | ratio | target |", "|---|---|---|---|---|"]
+    load = os.getloadavg()[0]  # the machine is shared: every figure is read beside it
+    lines = [f"## {label}: {f[5].chunks:,} chunks (load average {load:.2f} when measured)", "", "| | folder | postgres | ratio | target |", "|---|---|---|---|---|"]
     lines += [
         f"| write (chunks/s, committed) | {rates[0]:,.0f} | {rates[1]:,.0f} | {rates[1] / rates[0]:.2f}× | reported |",
         f"| warm question→answer p50 | {f[1]:.1f} ms | {p[1]:.1f} ms | {p[1] / f[1]:.2f}× | ≤ 3× at 10k |",
         f"| warm question→answer p99 | {f[2]:.1f} ms | {p[2]:.1f} ms | {p[2] / f[2]:.2f}× | reported |",
         f"| 1 client (questions/s) | {f[3]:.1f} | {p[3]:.1f} | | |",
         f"| {CLIENTS} clients (questions/s) | {f[4]:.1f} ({f[4] / f[3]:.2f}× one) | {p[4]:.1f} ({p[4] / p[3]:.2f}× one) | | ≥ 3× one client's |",
+        f"| cores busy (askbot + PostgreSQL), 1 client / {CLIENTS} | {f[6]:.2f} / {f[7]:.2f} | {p[6]:.2f} / {p[7]:.2f} | | reported |",
+        f"| {CLIENTS}-client ceiling on {cores} cores (cores / cores busy with 1 client) | {cores / f[6]:.2f}× | {cores / p[6]:.2f}× | | |",
         f"| vector recall@10 against exact | exact{' (IVF past 50k)' if f[5].chunks >= 50_000 else ''} | {recall:.3f} | | ≥ 0.98 |",
         f"| disk per chunk | {f[5].size_bytes / f[5].chunks:,.0f} B | {p[5].size_bytes / p[5].chunks:,.0f} B | {p[5].size_bytes / f[5].size_bytes:.2f}× | reported |",
         f"| vector RAM per chunk | {f[5].vector_ram_bytes / f[5].chunks:,.0f} B | {p[5].vector_ram_bytes / p[5].chunks:,.0f} B (HNSW graph) | | reported |",

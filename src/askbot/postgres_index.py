@@ -459,14 +459,15 @@ def ef_search(k: int, size: int) -> int:
 # document frequencies, BM25 of every chunk holding one (summed from the postings), the dense top k
 # (HNSW) and the BM25 top k together, and for each candidate its chunk's and sentences' cosines
 # with the query. Only scores travel, one row per candidate; the terms' document frequencies and
-# the best BM25 of the index ride along on every row (computed once, as InitPlans).
+# the best BM25 of the index ride along on every row (computed once, as InitPlans). Arithmetic is
+# float8 throughout: a bare 0.5 is numeric in SQL, and numeric per posting was slow.
 _WORDS_AND_BM25 = """
 WITH words AS (
-    SELECT w.term, w.n, coalesce(t.df, 0) AS df, ln(1 + (%(size)s - coalesce(t.df, 0) + 0.5) / (coalesce(t.df, 0) + 0.5)) AS idf
+    SELECT w.term, w.n, coalesce(t.df, 0) AS df, ln(1 + (%(size)s - coalesce(t.df, 0) + 0.5::float8) / (coalesce(t.df, 0) + 0.5::float8)) AS idf
     FROM unnest(%(tokens)s::text[]) WITH ORDINALITY AS w(term, n)
     LEFT JOIN askbot_terms t ON t.collection = %(c)s AND t.term = w.term
 ), bm25 AS (
-    SELECT p.chunk_id AS id, sum(w.idf * p.tf / (p.tf + %(k1)s * (1 - %(b)s + %(b)s * p.length / %(avgdl)s))) AS score
+    SELECT p.chunk_id AS id, sum(w.idf * p.tf / (p.tf + %(k1)s::float8 * (1 - %(b)s::float8 + %(b)s::float8 * p.length / %(avgdl)s::float8))) AS score
     FROM words w JOIN askbot_postings p ON p.collection = %(c)s AND p.term = w.term
     GROUP BY p.chunk_id
 )"""

@@ -49,7 +49,7 @@ from .store import StoredChunk
 
 Notify = Callable[[str], None]
 LOCK_CLASS = 0x61736B  # "ask": the advisory lock's first key; the second is the collection's hash
-EF_SEARCH_AT_10K = 100  # HNSW's search breadth at 10k chunks (ef_search: grows with the collection)
+EF_SEARCH_AT_10K = 128  # HNSW's search breadth at 10k chunks (ef_search: grows with the collection)
 EF_SEARCH_MAX = 1000  # pgvector's limit
 HNSW = "m = 16, ef_construction = 200"  # 64: recall@10 at 100k chunks 0.975 at breadth 400; 200: 0.997
 MAX_GRAPH_MB = 2048  # the most maintenance_work_mem a build asks for its HNSW graph
@@ -446,12 +446,13 @@ class PostgresIndex:
 
 def ef_search(k: int, size: int) -> int:
     """HNSW's search breadth for k neighbours among `size` chunks: at least k (pgvector returns no
-    more rows than it explores), growing with the square root of the collection (100 at 10k
-    chunks, 317 at 100k, pgvector's 1000 from 1M). Questions sit far from every passage (best
-    cosine ~0.5, their ten nearest chunks ~0.1-0.3 apart), where HNSW needs breadth. Measured (m 16,
-    ef_construction 200, recall@10 against exact): 100k text-like chunks 0.976 at 80, 0.986 at
-    100, 0.990 at 300, 0.997 at 400; the 10k bench corpus 0.94-0.98 at 50-160 from one build of
-    the same rows to the next."""
+    more rows than it explores), growing with the square root of the collection (128 at 10k
+    chunks, 405 at 100k, pgvector's 1000 from 610k). Questions sit far from every passage (best
+    cosine ~0.5, their ten nearest chunks ~0.1-0.3 apart), where HNSW needs breadth, and how much
+    varies from one build of the same rows to the next. Measured (m 16, ef_construction 200,
+    recall@10 against exact, 100 squad-dev questions): 100k text-like chunks 0.976 at 80, 0.986
+    at 100, 0.977-0.997 at 317 over six builds, 0.997 at 405 over three; the 10k bench corpus
+    0.94-0.99 at 50-160."""
     return min(EF_SEARCH_MAX, max(k, math.ceil(EF_SEARCH_AT_10K * math.sqrt(size / 10_000))))
 
 

@@ -27,7 +27,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -158,12 +158,24 @@ def server_cpu_seconds() -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def cores_busy(run) -> tuple[object, float]:
-    """What run() returns, and the cores it kept busy: this process's CPU and PostgreSQL's, over wall time."""
+@dataclass(frozen=True)
+class CpuUse:
+    """CPU seconds this process and the local PostgreSQL processes spent over a run's wall time."""
+
+    wall: float
+    client: float
+    server: float
+
+    @property
+    def cores(self) -> float:
+        return (self.client + self.server) / self.wall
+
+
+def cpu_use(run) -> tuple[object, CpuUse]:
+    """What run() returns, and the CPU it took on both sides."""
     wall, cpu, server = time.perf_counter(), time.process_time(), server_cpu_seconds()
     result = run()
-    busy = time.process_time() - cpu + server_cpu_seconds() - server
-    return result, busy / (time.perf_counter() - wall)
+    return result, CpuUse(time.perf_counter() - wall, time.process_time() - cpu, server_cpu_seconds() - server)
 
 
 def recall_at_10(engine: Engine, exact: np.ndarray, queries: np.ndarray) -> float:
@@ -185,13 +197,13 @@ def measure(label: str, folder: Engine, pg: Engine, questions: list[str], exact:
     rows = []
     for name, engine in (("folder", folder), ("postgres", pg)):
         latencies(engine, questions[:20])  # warm: caches, pool, encoder
-        one, busy_one = cores_busy(lambda: latencies(engine, questions))
+        one, busy_one = cpu_use(lambda: latencies(engine, questions))
         single = len(questions) / sum(one)
-        many, busy_many = cores_busy(lambda: throughput(engine, questions, CLIENTS))
+        many, busy_many = cpu_use(lambda: throughput(engine, questions, CLIENTS))
         info = engine.info()
         rows.append((name, statistics.median(one) * 1000, percentile(one, 99) * 1000, single, many, info, busy_one, busy_many))
     f, p = rows
-    cores = os.cpu_count()
+    cores, n = os.cpu_count(), len(questions)
     recall = recall_at_10(pg, exact, queries)
     load = os.getloadavg()[0]  # the machine is shared: every figure is read beside it
     lines = [f"## {label}: {f[5].chunks:,} chunks (load average {load:.2f} when measured)", "", "| | folder | postgres | ratio | target |", "|---|---|---|---|---|"]
@@ -201,8 +213,9 @@ def measure(label: str, folder: Engine, pg: Engine, questions: list[str], exact:
         f"| warm question→answer p99 | {f[2]:.1f} ms | {p[2]:.1f} ms | {p[2] / f[2]:.2f}× | reported |",
         f"| 1 client (questions/s) | {f[3]:.1f} | {p[3]:.1f} | | |",
         f"| {CLIENTS} clients (questions/s) | {f[4]:.1f} ({f[4] / f[3]:.2f}× one) | {p[4]:.1f} ({p[4] / p[3]:.2f}× one) | | ≥ 3× one client's |",
-        f"| cores busy (askbot + PostgreSQL), 1 client / {CLIENTS} | {f[6]:.2f} / {f[7]:.2f} | {p[6]:.2f} / {p[7]:.2f} | | reported |",
-        f"| {CLIENTS}-client ceiling on {cores} cores (cores / cores busy with 1 client) | {cores / f[6]:.2f}× | {cores / p[6]:.2f}× | | |",
+        f"| cores busy (askbot + PostgreSQL), 1 client / {CLIENTS} | {f[6].cores:.2f} / {f[7].cores:.2f} | {p[6].cores:.2f} / {p[7].cores:.2f} | | reported |",
+        f"| {CLIENTS}-client ceiling on {cores} cores (cores / cores busy with 1 client) | {cores / f[6].cores:.2f}× | {cores / p[6].cores:.2f}× | | |",
+        f"| CPU per question, 1 client: askbot + PostgreSQL | {1000 * f[6].client / n:.1f} ms | {1000 * p[6].client / n:.1f} + {1000 * p[6].server / n:.1f} ms | | reported |",
         f"| vector recall@10 against exact | exact{' (IVF past 50k)' if f[5].chunks >= 50_000 else ''} | {recall:.3f} | | ≥ 0.98 |",
         f"| disk per chunk | {f[5].size_bytes / f[5].chunks:,.0f} B | {p[5].size_bytes / p[5].chunks:,.0f} B | {p[5].size_bytes / f[5].size_bytes:.2f}× | reported |",
         f"| vector RAM per chunk | {f[5].vector_ram_bytes / f[5].chunks:,.0f} B | {p[5].vector_ram_bytes / p[5].chunks:,.0f} B (HNSW graph) | | reported |",

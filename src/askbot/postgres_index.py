@@ -20,7 +20,13 @@ readers (one repeatable-read, read-only transaction per question) see the old in
 one, never a mix; a build killed at any point leaves the previous state serving. Chunk ids are
 stable across builds (new chunks take new ids), so an incremental build writes only what changed.
 Builds of one collection are serialised by a session advisory lock (released by the server when
-the holder dies, SIGKILL included); other collections build at the same time.
+the holder dies, SIGKILL included); other collections build at the same time. A collection's
+first build loads its rows by binary COPY and then builds its HNSW graph in one pass; later builds
+insert into the graph. Every build ends with ANALYZE, so the planner walks the graph.
+
+A question is two statements in its transaction: one scores its candidates next to the data (the
+HNSW and BM25 top k, their chunk and sentence cosines with pgvector's <#>, their BM25) and sends
+only scores, the other reads the records of the chunks chosen.
 """
 
 from __future__ import annotations
@@ -266,10 +272,11 @@ def _apply(conn, collection: str, changes: Changes) -> None:
 
 def _graph(conn, collection: str) -> str | None:
     """The name of the collection's HNSW index, None before its first build."""
-    return conn.execute(
+    row = conn.execute(
         "SELECT indexname FROM pg_indexes WHERE tablename = %s AND indexdef LIKE '%%USING hnsw%%'",
         (_partition("askbot_chunks", collection),),
     ).fetchone()
+    return row[0] if row else None
 
 
 def _build_graph(conn, collection: str, rows: int, dim: int) -> None:
@@ -499,7 +506,10 @@ class Statements:
         from psycopg import sql
 
         tables = {name: sql.Identifier(_partition(f"askbot_{name}", collection)) for name in ("chunks", "sentences")}
-        compose = lambda text: sql.SQL(text).format(**tables).as_string(None)  # noqa: E731
+
+        def compose(text: str) -> str:
+            return sql.SQL(text).format(**tables).as_string(None)
+
         self.nearest = compose(_NEAREST)
         self.candidates = compose(f"{_WORDS_AND_BM25}, {_PICK_NEAREST_AND_BM25} {_SCORE_PICKED}")
         self.document = compose(f"{_WORDS_AND_BM25}, {_PICK_DOCUMENT} {_SCORE_PICKED}")

@@ -50,6 +50,7 @@ from .errors import AskbotError, IndexProblem
 from .index import FORMAT_VERSION, REBUILD, pause_point
 from .lexical import B, K1, tokenize
 from .postgres_db import Database, DatabaseUnreachable, reason
+from .search import CANDIDATES
 from .settings import Settings
 from .store import StoredChunk
 
@@ -374,20 +375,23 @@ class PostgresIndex:
             with conn.transaction():
                 return _has_schema(conn) and self._read_state(conn) is not None
 
-    def _read_state(self, conn) -> tuple[int, float] | None:
-        """(chunks, average length) of the committed build; reloads the manifest when a new build
-        was committed since the last look."""
+    def _read_state(self, conn) -> tuple[int, float, int] | None:
+        """(chunks, average length, HNSW breadth set) of the committed build; reloads the manifest
+        when a new build was committed since the last look. The transaction's HNSW breadth is set
+        in the same round trip, for a search of CANDIDATES among as many chunks as last seen."""
+        breadth = ef_search(CANDIDATES, self.size)
         row = conn.execute(
-            "SELECT generation, chunks, total_length FROM askbot_collections WHERE name = %s AND generation > 0",
-            (self.collection,),
+            "SELECT generation, chunks, total_length, set_config('hnsw.ef_search', %s, true) FROM askbot_collections "
+            "WHERE name = %s AND generation > 0",
+            (str(breadth), self.collection),
         ).fetchone()
         if row is None:
             return None
-        generation, chunks, total_length = row
+        generation, chunks, total_length, _ = row
         if generation != self._generation:
             self.manifest = self._read_manifest(conn)
             self._generation = generation
-        return chunks, (total_length / chunks if chunks else 0.0)
+        return chunks, (total_length / chunks if chunks else 0.0), breadth
 
     def _read_manifest(self, conn) -> dict:
         manifest = conn.execute("SELECT manifest FROM askbot_collections WHERE name = %s", (self.collection,)).fetchone()[0]
@@ -519,12 +523,13 @@ class Statements:
 class PostgresView:
     """backend.IndexView over one read-only repeatable-read transaction."""
 
-    def __init__(self, conn, collection: str, statements: Statements, chunks: int, average_length: float):
+    def __init__(self, conn, collection: str, statements: Statements, chunks: int, average_length: float, breadth: int):
         self._conn = conn
         self._collection = collection
         self._statements = statements
         self.size = chunks
         self._average_length = average_length
+        self._breadth = breadth  # hnsw.ef_search as the transaction has it
         self._df: dict[str, int] = {}
 
     def candidates(self, query: np.ndarray, tokens: Sequence[str], k: int) -> Candidates:
@@ -556,11 +561,13 @@ class PostgresView:
         )
 
     def _with_breadth(self, k: int, statement: str, params: dict) -> list[tuple]:
-        """Run a statement after setting HNSW's breadth for k among this index's chunks, in one
-        round trip (a pipeline)."""
-        with self._conn.pipeline():
-            self._conn.execute("SELECT set_config('hnsw.ef_search', %s, true)", (str(ef_search(k, self.size)),))
-            return self._conn.cursor(binary=True).execute(statement, params).fetchall()
+        """Run a statement with HNSW's breadth for k among this index's chunks (set again only
+        when it differs from the transaction's: more candidates asked for, or a new build's size)."""
+        breadth = ef_search(k, self.size)
+        if breadth != self._breadth:
+            self._conn.execute("SELECT set_config('hnsw.ef_search', %s, true)", (str(breadth),))
+            self._breadth = breadth
+        return self._conn.cursor(binary=True).execute(statement, params).fetchall()
 
     def chunks(self, ids: Sequence[int]) -> list[StoredChunk]:
         rows = self._conn.execute(self._statements.chunks, dict(c=self._collection, ids=[int(i) for i in ids])).fetchall()

@@ -31,7 +31,7 @@ bench: $(STAMP)
 bench-scale: $(STAMP)
 	$(BIN)/python benchmarks/bench_scale.py
 
-# The PostgreSQL backend beside the folder backend: 10k chunks (the bench corpus) and 100k text-like chunks (≈ 20 min; starts a pgserver).
+# The PostgreSQL backend beside the folder backend: 10k chunks (the bench corpus) and 100k text-like chunks (≈ 3 min once `make bench` built the corpus; starts a pgserver).
 bench-postgres: $(STAMP)
 	$(BIN)/python benchmarks/bench_postgres.py
 

@@ -30,6 +30,7 @@ TokenCounter = Callable[[Sequence[str]], list[int]]
 PARAGRAPH_BREAK = re.compile(r"\n[ \t\r]*\n\s*")  # a blank line, CRLF files too
 _SEGMENT_WINDOW = 10_000  # pysbd is quadratic-ish on huge runs; feed it bounded windows
 PARAGRAPH_FILL = 0.5  # a chunk this full (share of the token budget) ends at a paragraph break
+OVERLAP_ACROSS_PARAGRAPHS = True  # whether a chunk may open with the last sentence of another paragraph
 
 
 @dataclass(frozen=True)
@@ -126,8 +127,7 @@ def chunk_document(doc: Document, params: ChunkingParams, count_tokens: TokenCou
     paragraphs = split_paragraphs(doc.text, doc.body_start)
     sentences = [span for paragraph in paragraphs for span in paragraph]
     opens = {paragraph[0][0] for paragraph in paragraphs}  # where paragraphs start
-    title_tokens = count_tokens([doc.title])[0] + 3  # the title is prepended when embedding
-    budget = max(16, params.max_tokens - title_tokens)
+    budget = max(16, params.max_tokens)
     sentences, tokens = _fit_long_sentences(doc.text, sentences, count_tokens, budget, params.max_chars)
     breaks = doc.section_breaks()
     section = [bisect.bisect_right(breaks, start) for start, _ in sentences]  # each sentence's section
@@ -156,6 +156,9 @@ def chunk_document(doc: Document, params: ChunkingParams, count_tokens: TokenCou
         i = max(i + 1, j - params.overlap_sentences)
         while section[i] != section[j]:  # the overlap stays in the new chunk's section
             i += 1
+        if not OVERLAP_ACROSS_PARAGRAPHS:
+            while i < j and any(sentences[x][0] in opens for x in range(i + 1, j + 1)):
+                i += 1
     return chunks
 
 

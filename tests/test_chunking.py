@@ -52,3 +52,11 @@ def test_long_paragraph_splits_with_overlap_and_within_caps():
         assert after.sentences[0] == before.sentences[-1]
     assert all(c.end - c.start <= 400 for c in chunks)
     assert all(sum(words([doc.text[a:b] for a, b in c.sentences])) <= 30 for c in chunks)
+
+
+def test_line_wraps_inside_a_paragraph_do_not_end_sentences():
+    text = "The pandemic of 1918,\nwhich caused 50 million deaths, remains an\nominous warning. New\ninformation is emerging.\n\nNext paragraph."
+    assert [[text[a:b] for a, b in p] for p in split_paragraphs(text)] == [
+        ["The pandemic of 1918,\nwhich caused 50 million deaths, remains an\nominous warning.", "New\ninformation is emerging."],
+        ["Next paragraph."],
+    ]

@@ -27,6 +27,7 @@ from .documents import Document
 Span = tuple[int, int]
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
+_LINE_BREAKS_AS_SPACES = str.maketrans("\r\n", "  ")
 PARAGRAPH_BREAK = re.compile(r"\n[ \t\r]*\n\s*")  # a blank line, CRLF files too
 _SEGMENT_WINDOW = 10_000  # pysbd is quadratic-ish on huge runs; feed it bounded windows
 PARAGRAPH_FILL = 0.5  # a chunk this full (share of the token budget) ends at a paragraph break
@@ -63,9 +64,12 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[S
 def split_paragraphs(text: str, start: int = 0, end: int | None = None) -> list[list[Span]]:
     """The sentence spans of each paragraph of text[start:end] (blank lines separate paragraphs)."""
     end = len(text) if end is None else end
+    # A line break inside a paragraph is where a line wrapped (text extracted from PDFs), not
+    # where a sentence ends: pysbd reads it as a space. Same length, so offsets hold.
+    unwrapped = text.translate(_LINE_BREAKS_AS_SPACES)
     paragraphs = []
     for p_start, p_end in _paragraphs(text, start, end):
-        spans = [span for w_start, w_end in _windows(text, p_start, p_end) for span in _segment(text, w_start, w_end)]
+        spans = [span for w_start, w_end in _windows(unwrapped, p_start, p_end) for span in _segment(unwrapped, w_start, w_end)]
         if spans:
             paragraphs.append(spans)
     return paragraphs

@@ -25,22 +25,20 @@ def test_paragraphs_keep_their_sentences_apart():
     assert [[crlf[a:b] for a, b in p] for p in split_paragraphs(crlf)] == [["One.", "Two."], ["Three."], ["Four."]]
 
 
-def test_a_half_full_chunk_ends_at_the_paragraph_break():
-    first = " ".join(sentence(i) for i in range(3))  # 30 words: over half of the 50-word budget
+def test_a_chunk_ends_at_a_paragraph_break_and_its_overlap_stays_in_its_paragraph():
+    first = " ".join(sentence(i) for i in range(3))
     second = " ".join(sentence(i) for i in range(3, 6))
     doc = document(f"{first}\n\n{second}")
-    chunks = chunk_document(doc, ChunkingParams(max_tokens=50 + 4, max_chars=10_000, overlap_sentences=1), words)
-    texts = [doc.text[c.start : c.end] for c in chunks]
-    assert texts[0] == first
-    assert texts[1].startswith(sentence(2))  # the overlap sentence, then the new paragraph
-    assert texts[1].endswith(second)
+    chunks = chunk_document(doc, ChunkingParams(max_tokens=200, max_chars=10_000, overlap_sentences=1), words)
+    assert [doc.text[c.start : c.end] for c in chunks] == [first, second]
 
 
-def test_short_paragraphs_share_a_chunk():
-    doc = document("\n\n".join(sentence(i) for i in range(4)))  # four 10-word paragraphs
+def test_short_paragraphs_are_passages_of_their_own():
+    """News digests: each paragraph is another story, and a passage must not blur two."""
+    stories = [sentence(i) for i in range(4)]  # four 10-word paragraphs
+    doc = document("\n\n".join(stories))
     chunks = chunk_document(doc, ChunkingParams(max_tokens=100, max_chars=10_000, overlap_sentences=1), words)
-    assert len(chunks) == 1
-    assert len(chunks[0].sentences) == 4
+    assert [doc.text[c.start : c.end] for c in chunks] == stories
 
 
 def test_long_paragraph_splits_with_overlap_and_within_caps():

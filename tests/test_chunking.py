@@ -58,3 +58,9 @@ def test_line_wraps_inside_a_paragraph_do_not_end_sentences():
         ["The pandemic of 1918,\nwhich caused 50 million deaths, remains an\nominous warning.", "New\ninformation is emerging."],
         ["Next paragraph."],
     ]
+
+
+def test_a_heading_line_joins_the_paragraph_after_it():
+    doc = document(f"Results\n\n{sentence(0)}\n\n{sentence(1)}")
+    chunks = chunk_document(doc, ChunkingParams(max_tokens=100, max_chars=10_000, overlap_sentences=1), words)
+    assert [doc.text[c.start : c.end] for c in chunks] == [f"Results\n\n{sentence(0)}", sentence(1)]

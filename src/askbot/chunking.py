@@ -9,7 +9,7 @@ of character offsets into `Document.text`, so the exact source text can always b
 A chunk never runs across a paragraph break and its overlap never reaches back into the
 paragraph before: the paragraphs of a news digest are unrelated stories, and a passage holding
 the end of one and the start of the next answered for neither. Short paragraphs become short
-passages. Measured against packing short paragraphs together until half the budget
+passages; a heading (a short line without a sentence end) joins the paragraph after it. Measured against packing short paragraphs together until half the budget
 (benchmarks/retrieval_lab.py, at the fitted weights): news-dev recall@1 0.765 -> 0.771, @3
 0.889 -> 0.890; squad-dev 0.883 -> 0.881, 0.970 -> 0.969.
 
@@ -31,6 +31,8 @@ Span = tuple[int, int]
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
 PARAGRAPH_FILL = 0.0  # share of the token budget a chunk holds before a paragraph break ends it
+MAX_HEADING_CHARS = 200  # a one-line paragraph this short without a sentence end is a heading
+SENTENCE_END = re.compile(r"[.!?:;]['\"”’)\]]*\s*\Z")
 _LINE_BREAKS_AS_SPACES = str.maketrans("\r\n", "  ")
 PARAGRAPH_BREAK = re.compile(r"\n[ \t\r]*\n\s*")  # a blank line, CRLF files too
 _SEGMENT_WINDOW = 10_000  # pysbd is quadratic-ish on huge runs; feed it bounded windows
@@ -133,6 +135,7 @@ def chunk_document(doc: Document, params: ChunkingParams, count_tokens: TokenCou
     paragraphs = split_paragraphs(doc.text, doc.body_start)
     sentences = [span for paragraph in paragraphs for span in paragraph]
     opens = {paragraph[0][0] for paragraph in paragraphs}  # where paragraphs start
+    in_heading = {span for paragraph in paragraphs if _is_heading(doc.text, paragraph) for span in paragraph}
     budget = max(16, params.max_tokens)
     sentences, tokens = _fit_long_sentences(doc.text, sentences, count_tokens, budget, params.max_chars)
     breaks = doc.section_breaks()
@@ -146,7 +149,8 @@ def chunk_document(doc: Document, params: ChunkingParams, count_tokens: TokenCou
             if j > i and (used + tokens[j] > budget or chars > params.max_chars):
                 break
             if j > i and sentences[j][0] in opens and used >= PARAGRAPH_FILL * budget:
-                break
+                if not all(span in in_heading for span in sentences[i:j]):  # a heading stays with its text
+                    break
             if section[j] != section[i]:
                 break
             used += tokens[j]
@@ -165,6 +169,12 @@ def chunk_document(doc: Document, params: ChunkingParams, count_tokens: TokenCou
         while i < j and any(sentences[x][0] in opens for x in range(i + 1, j + 1)):
             i += 1  # the overlap stays inside the new chunk's paragraph
     return chunks
+
+
+def _is_heading(text: str, paragraph: list[Span]) -> bool:
+    """A paragraph that reads as a heading or title line: one short line, no sentence end."""
+    (start, end), *rest = paragraph
+    return not rest and end - start <= MAX_HEADING_CHARS and not SENTENCE_END.search(text, start, end)
 
 
 def _fit_long_sentences(

@@ -6,12 +6,14 @@ whole sentences up to a token budget and a character cap, and each chunk repeats
 will ...") is indexed together with the sentence that names the subject. Every span is a pair
 of character offsets into `Document.text`, so the exact source text can always be shown.
 
-A chunk never runs across a paragraph break and its overlap never reaches back into the
-paragraph before: the paragraphs of a news digest are unrelated stories, and a passage holding
-the end of one and the start of the next answered for neither. Short paragraphs become short
-passages; a heading (a short line without a sentence end) joins the paragraph after it. Measured against packing short paragraphs together until half the budget
-(benchmarks/retrieval_lab.py, at the fitted weights): news-dev recall@1 0.765 -> 0.771, @3
-0.889 -> 0.890; squad-dev 0.883 -> 0.881, 0.970 -> 0.969.
+A chunk never runs across a paragraph break: the paragraphs of a news digest are unrelated
+stories, and packing short ones together blurred them into one passage. The overlap still opens
+a chunk with the last sentence of the paragraph before, so a paragraph that names its subject
+only there ("According to Lau, the phone will ... be powered by a Snapdragon 845" after "... the
+OnePlus 6.") holds it; without that overlap 8 of the 46 seed-fact questions lost their passage.
+A heading (a short line without a sentence end) joins the paragraph after it. Measured against
+packing short paragraphs together until half the budget (benchmarks/retrieval_lab.py): see the
+README's table.
 
 A chunk also ends where a top-level section starts (Document.section_breaks), and the overlap
 does not reach back across one.
@@ -148,7 +150,8 @@ def chunk_document(doc: Document, params: ChunkingParams, count_tokens: TokenCou
             chars = sentences[j][1] - sentences[i][0]
             if j > i and (used + tokens[j] > budget or chars > params.max_chars):
                 break
-            if j > i and sentences[j][0] in opens and used >= PARAGRAPH_FILL * budget:
+            # past the overlap, and never a one-sentence chunk for a one-sentence paragraph
+            if j > max(i + 1, covered) and sentences[j][0] in opens and used >= PARAGRAPH_FILL * budget:
                 if not all(span in in_heading for span in sentences[i:j]):  # a heading stays with its text
                     break
             if section[j] != section[i]:
@@ -166,8 +169,6 @@ def chunk_document(doc: Document, params: ChunkingParams, count_tokens: TokenCou
         i = max(i + 1, j - params.overlap_sentences)
         while section[i] != section[j]:  # the overlap stays in the new chunk's section
             i += 1
-        while i < j and any(sentences[x][0] in opens for x in range(i + 1, j + 1)):
-            i += 1  # the overlap stays inside the new chunk's paragraph
     return chunks
 
 

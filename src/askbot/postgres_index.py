@@ -273,7 +273,7 @@ def _insert_chunks(conn, collection: str, changes: Changes, next_id: int) -> tup
     ) as copy:
         postings = []
         for chunk, vector in zip(chunks, changes.fresh_vectors):
-            tokens = tokenize([embedding_text(chunk.title, chunk.text, chunk.section)])[0]
+            tokens = tokenize([embedding_text(chunk.text, chunk.section)])[0]
             counts = Counter(tokens)
             terms.update(counts)
             postings += [(collection, term, next_id, tf, len(tokens)) for term, tf in counts.items()]

@@ -36,7 +36,7 @@ bench-postgres: $(STAMP)
 	$(BIN)/python benchmarks/bench_postgres.py
 
 # Refit the answer model (src/askbot/data/answer-model.json) on ../shared/eval's dev sets and print
-# the fit, leave-one-set-out and documents-held-out tables (≈ 6 min the first time: it indexes the
+# the fit, leave-one-set-out and documents-held-out tables (≈ 25 min the first time: it indexes the
 # three sets into data/eval; ≈ 1 min after). EVAL=dir points elsewhere.
 EVAL    ?= ../shared/eval
 fit: $(STAMP)

@@ -28,6 +28,7 @@ from .buildlock import BuildLocked
 from .conversation import Conversation
 from .embedding import Embedder, ModelRef, load_embedder, model_name, resolve_model
 from .errors import IndexProblem, UsageError
+from .evidence import Candidates, candidates
 from .index import REBUILD
 from .lexical import tokenize
 from .precision import Encoding
@@ -43,6 +44,15 @@ Encode = Callable[[Sequence[str]], np.ndarray]
 
 def _stderr(message: str) -> None:
     print(f"askbot: {message}", file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A question's candidate sentences (see evidence.py), their texts, and its passages' texts."""
+
+    candidates: Candidates
+    sentences: list[str]
+    passages: list[str]
 
 
 @dataclass(frozen=True)
@@ -162,6 +172,22 @@ class Engine:
                 answer = select_answer(question, tokens, hits, chunks, view, settings.min_confidence)
                 answers.append(_trim(answer, k))
         return answers
+
+    def evidence(self, questions: Sequence[str], k: int) -> list[Evidence]:
+        """What answer selection sees for each question: the first k passages and the candidate
+        sentences of the first SELECT_FROM (benchmarks/fit_answers.py fits the answer model on it)."""
+        cleaned = [self._check_question(q) for q in questions]
+        index = self._index
+        vectors = self._query_encoder(index)(cleaned)
+        found = []
+        with index.reading() as view:
+            for question, vector in zip(cleaned, vectors):
+                tokens = tokenize([question])[0]
+                hits = hybrid_search(view, vector, tokens, max(k, SELECT_FROM), self.settings.dense_weight)
+                chunks = view.chunks([h.chunk_id for h in hits])
+                rows, texts = candidates(question, tokens, hits[:SELECT_FROM], chunks[:SELECT_FROM], view.idf)
+                found.append(Evidence(rows, texts, [c.text for c in chunks[:k]]))
+        return found
 
     def encode(self, questions: Sequence[str]) -> np.ndarray:
         """The questions' unit vectors, from the encoder `ask` uses (ONNX or sentence-transformers)."""

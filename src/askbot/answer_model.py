@@ -36,7 +36,7 @@ from .errors import AskbotError
 from .evidence import CONFIDENCE_FEATURES, JOIN_FEATURES, SENTENCE_FEATURES, Candidates, confidence_row, join_row
 
 MODEL_FILE = Path(__file__).parent / "data" / "answer-model.json"
-MODEL_SHA256 = "af1cb3b7f277a95f7fb4d4b254066c06557b8c9de8702ec784c2b3a8d69fc93c"
+MODEL_SHA256 = "d350eceaf03272897508f2f66d912906e84e8558149a9732a3e2bc62b28a7626"
 JOIN_PROBABILITY = 0.1  # a neighbour joins when there is a one-in-ten chance the answer needs it
 
 

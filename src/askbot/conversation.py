@@ -310,7 +310,7 @@ def make_turn(answer: Answer, previous: Turn | None, referent: str | None = None
     texts = [query]
     if answer.answered and answer.passages:
         top = answer.passages[0]
-        texts += [answer.answer or "", top.text, top.title]
+        texts += [answer.answer or "", top.text]
     found = entities(texts)
     things = [e for e in [referent, *asked] if e and kind_of(e) is not Kind.PERSON]
     focus = things[0] if things else previous.focus if previous else None
@@ -432,7 +432,7 @@ def support(reading: Reading, answer: Answer) -> float:
     if not reading.content or not answer.passages:
         return 1.0
     top = answer.passages[0]
-    found = set(tokenize([f"{top.title}\n{top.text}"])[0])
+    found = set(tokenize([top.text])[0])
     return sum(t in found for t in reading.content) / len(reading.content)
 
 

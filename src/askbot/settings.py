@@ -115,7 +115,7 @@ class Settings:
     dense_weight: float = 0.7
     # Abstention (answer.py): answer only when the confidence (the answer model's probability that
     # the answer is right) reaches this; benchmarks/fit_answers.py chooses it with the model.
-    min_confidence: float = 0.18
+    min_confidence: float = 0.20
     # Where askbot keeps what it records (Discord feedback).
     data_dir: Path = Path("data")
     # Discord (see discord_bot.py). The token is a secret: it never appears in repr or logs.

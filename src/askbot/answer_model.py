@@ -36,7 +36,7 @@ from .errors import AskbotError
 from .evidence import CONFIDENCE_FEATURES, JOIN_FEATURES, SENTENCE_FEATURES, Candidates, confidence_row, join_row
 
 MODEL_FILE = Path(__file__).parent / "data" / "answer-model.json"
-MODEL_SHA256 = "d350eceaf03272897508f2f66d912906e84e8558149a9732a3e2bc62b28a7626"
+MODEL_SHA256 = "e561ed43efb9ef8662cbd0dc90dfff8627c0c45318d73ce42dbd5a81a36d6ebd"
 JOIN_PROBABILITY = 0.1  # a neighbour joins when there is a one-in-ten chance the answer needs it
 
 

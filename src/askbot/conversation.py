@@ -327,6 +327,11 @@ def _maker(name: str) -> str | None:
     return name.split()[0] if kind_of(name) is Kind.PRODUCT and " " in name else None
 
 
+def _is_brand(maker: str, names: Sequence[str]) -> bool:
+    """Two products named after it ("OnePlus 5T", "OnePlus 6"): a maker, even never named alone."""
+    return sum(_maker(n) == maker for n in names) >= 2
+
+
 def resolve(kinds: Sequence[Kind], turns: Sequence[Turn]) -> str | None:
     """The most salient entity of a wanted kind in the recent turns (most recent first)."""
     for kind in kinds:
@@ -345,8 +350,8 @@ def _as_kind(name: str, kind: Kind, turn: Turn) -> str | None:
     if actual is kind:
         return name
     if kind is Kind.ORG and actual is Kind.PRODUCT:
-        maker = _maker(name)  # "the company" after "OnePlus 6": its maker, when named alone
-        if maker in turn.candidates and kind_of(maker) is Kind.ORG:
+        maker = _maker(name)  # "the company" after "OnePlus 6": its maker, when named alone or a brand
+        if maker and kind_of(maker) is Kind.ORG and (maker in turn.candidates or _is_brand(maker, turn.candidates)):
             return maker
     return None
 

@@ -34,6 +34,8 @@ SENTENCE_FEATURES = (
     "is_best_coverage",  # no candidate holds more of the question
     "is_best_cosine",  # no candidate is closer to the question
     "named_share",  # share of the question's names and numbers the sentence holds
+    "named_in_context",  # the same share, counting the sentence before ("the phone" after "the OnePlus 6")
+    "relation_share",  # share of the question's other terms ("chip", "powers") the sentence holds
     "context",  # coverage the sentence before adds, when this one does not name the subject
     "previous_coverage",
     "next_coverage",
@@ -47,7 +49,7 @@ SENTENCE_FEATURES = (
     "passage_lexical",
     "top_passage",
     "passage_rank",
-    "first_sentence",
+    "opens_paragraph",  # a paragraph's first sentence (a news story's lede), wherever the passage starts
     "log_length",
 )
 JOIN_FEATURES = (
@@ -117,6 +119,7 @@ def candidates(
     weights = {t: idf(t) for t in set(query_tokens)}
     pattern = answer_pattern(question)
     named = set(tokenize([names_and_numbers(question)])[0])
+    relation = set(weights) - named
     asked = asked_thing(question)
     question_lower = question.lower()
     rows, texts, places = [], [], []
@@ -131,7 +134,9 @@ def candidates(
         for i, ((a, b), tokens, cosine) in enumerate(zip(spans, token_sets, hit.sentences)):
             text = chunk.text[a:b]
             context = _coverage(tokens | token_sets[i - 1], weights) - own[i] if i and not named & tokens else 0.0
+            around = tokens | token_sets[i - 1] if i else tokens
             met = holds_new(text, pattern, question)
+            joins_before = i > 0 and not PARAGRAPH_BREAK.search(chunk.text, spans[i - 1][1], a)
             rows.append((
                 own[i],
                 sum(t in tokens for t in weights) / len(weights) if weights else 0.0,
@@ -141,6 +146,8 @@ def candidates(
                 0.0,
                 0.0,
                 len(named & tokens) / len(named) if named else 0.0,
+                len(named & around) / len(named) if named else 0.0,
+                len(relation & tokens) / len(relation) if relation else 0.0,
                 context,
                 own[i - 1] if i else 0.0,
                 own[i + 1] if i + 1 < len(own) else 0.0,
@@ -154,11 +161,10 @@ def candidates(
                 hit.lexical,
                 float(rank == 0),
                 float(rank),
-                float(i == 0),
+                float(not joins_before),
                 math.log(max(len(text), 1)),
             ))
             texts.append(text)
-            joins_before = i > 0 and not PARAGRAPH_BREAK.search(chunk.text, spans[i - 1][1], a)
             places.append((rank, i, first + i - 1 if joins_before else -1, *passage))
     features = np.array(rows, dtype=np.float64).reshape(-1, len(SENTENCE_FEATURES))
     if len(features):

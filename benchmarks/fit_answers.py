@@ -36,7 +36,7 @@ from scipy.optimize import minimize
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from askbot import answer_model, evidence  # noqa: E402
+from askbot import answer_model, cues, evidence  # noqa: E402
 from askbot.answer import MAX_ANSWER_CHARS, SELECT_FROM, _cut, needed_neighbour  # noqa: E402
 from askbot.answer_model import AnswerModel, Linear  # noqa: E402
 from askbot.evaluation import K, holds, load_questions  # noqa: E402
@@ -68,6 +68,7 @@ class Gathered:
     passage_share: np.ndarray
     passage_coverage: np.ndarray
     passage_named_share: np.ndarray
+    same: np.ndarray
     terms: np.ndarray  # per question
     names: np.ndarray
     top_dense: np.ndarray
@@ -80,7 +81,7 @@ class Gathered:
         return evidence.Candidates(
             self.features[rows], self.passage_rank[rows], self.index[rows], self.previous[rows], self.next[rows],
             self.lengths[rows], self.points_back[rows], self.passage_share[rows], self.passage_coverage[rows],
-            self.passage_named_share[rows], int(self.terms[q]), int(self.names[q]),
+            self.passage_named_share[rows], self.same[rows], int(self.terms[q]), int(self.names[q]),
             float(self.top_dense[q]),
         )
 
@@ -94,7 +95,7 @@ def gather(name: str, eval_root: Path, indexes: Path) -> Gathered:
 
     settings = Settings(docs_dir=eval_root / name / "docs", index_dir=indexes / name)
     with ev.evaluation_engine(settings, fresh=False, notify=lambda m: print(f"{name}: {m}", file=sys.stderr)) as (engine, _):
-        gathered_by = inspect.getsource(evidence.candidates) + inspect.getsource(evidence.Candidates) + repr(evidence.SENTENCE_FEATURES)
+        gathered_by = inspect.getsource(evidence) + inspect.getsource(cues)
         key = hashlib.sha256((engine._index.identity + gathered_by).encode()).hexdigest()[:16]
         cache = indexes / "fit-cache" / f"{name}-{key}.npz"
         if cache.exists():
@@ -128,7 +129,7 @@ def _flatten(found, golds, titles, labelled: int) -> Gathered:
         features=np.concatenate([c.features for c in cands]),
         starts=np.concatenate([[0], np.cumsum([len(c) for c in cands])]),
         **{k: np.array(v, dtype=bool) for k, v in columns.items()},
-        **{k: np.concatenate([getattr(c, k) for c in cands]) for k in ("passage_rank", "index", "previous", "next", "lengths", "points_back", "passage_share", "passage_coverage", "passage_named_share")},
+        **{k: np.concatenate([getattr(c, k) for c in cands]) for k in ("passage_rank", "index", "previous", "next", "lengths", "points_back", "passage_share", "passage_coverage", "passage_named_share", "same")},
         terms=np.array([c.terms for c in cands]),
         names=np.array([c.names for c in cands]),
         top_dense=np.array([c.top_dense for c in cands]),
@@ -241,8 +242,7 @@ def answer_all(g: Gathered, questions: np.ndarray, ranker: Linear, join: Linear)
     right, rows, chars, r1, r3 = [], [], [], [], []
     for q, c, scores, chosen in _choices(g, questions, ranker):
         base = g.starts[q]
-        weights = np.exp(scores - scores[chosen])
-        rows.append(evidence.confidence_row(c, chosen, float(1.0 / weights.sum())))
+        rows.append(evidence.confidence_row(c, chosen, answer_model.choice_probability(c, scores, chosen)))
         neighbour = needed_neighbour(c, chosen)
         neighbour = answer_model.joining_neighbour(c, chosen, scores, join) if neighbour is None else neighbour
         joined = neighbour is not None and c.lengths[chosen] + c.lengths[neighbour] + 1 <= MAX_ANSWER_CHARS

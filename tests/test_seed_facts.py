@@ -87,3 +87,24 @@ def test_passages_do_not_depend_on_the_file_name_or_folder(answers):
         return [[(p.start, p.end) for p in a.passages] for a in answers(name)]
 
     assert found("article.txt") == found("sub/9c1e.txt") == found("own name")
+
+
+# Of the 46 questions, the fitted answer model answers this many rightly in every layout (measured
+# 36 when this floor was set). The rest: "cpu"/"processor" for "chip" (the small model does not tie
+# them to "Snapdragon"), the CES questions (declined, the sentence never says "trade show" or
+# "website"), and three vague chat questions.
+ANSWERED_RIGHT = 36
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_seed_facts_are_answered(answers, layout):
+    right = [q.question for q, a in zip(FACTS, answers(layout)) if a.answered and ev.holds(a.answer, q.answers)]
+    assert len(right) >= ANSWERED_RIGHT
+    assert "What chip powers the OnePlus 6?" in right
+
+
+def test_answers_do_not_depend_on_the_file_name_or_folder(answers):
+    def said(name):
+        return [(a.answer, round(a.confidence, 6)) for a in answers(name)]
+
+    assert said("article.txt") == said("sub/9c1e.txt") == said("own name")

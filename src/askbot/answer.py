@@ -17,7 +17,7 @@ paragraph; every answer stays within MAX_ANSWER_CHARS.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from .answer_model import AnswerModel, Decision, decide, shipped
 from .backend import IndexView
@@ -77,8 +77,8 @@ def select_answer(
     passages = [_passage(h, c) for h, c in zip(hits, chunks)]
     if not passages:
         return Answer(question, False, None, 0.0, [])
-    found, _ = candidates(question, query_tokens, hits[:SELECT_FROM], chunks[:SELECT_FROM], index.idf)
-    decision = decide(found, model or shipped())
+    found, texts = candidates(question, query_tokens, hits[:SELECT_FROM], chunks[:SELECT_FROM], index.idf)
+    decision = with_what_it_needs(found, texts, decide(found, model or shipped()))
     rank = int(found.passage_rank[decision.chosen])
     if rank:  # put the passage holding the answer first
         passages.insert(0, passages.pop(rank))
@@ -109,6 +109,19 @@ def answer_span(chunk: StoredChunk, found: Candidates, decision: Decision) -> tu
         if joined[1] - joined[0] <= MAX_ANSWER_CHARS:
             return joined
     return _cut(chunk.text, start, end)
+
+
+def with_what_it_needs(found: Candidates, texts: Sequence[str], decision: Decision) -> Decision:
+    """The same sentence in another passage when, where it was chosen, it opens the passage and
+    the sentence before it, which it needs (see needed_neighbour), is not there."""
+    chosen = decision.chosen
+    needs_previous = found.points_back[chosen] or found.column("refers_to_asked")[chosen]
+    if not needs_previous or found.index[chosen] > 0:
+        return decision
+    for other in range(len(found)):
+        if found.index[other] > 0 and texts[other] == texts[chosen]:
+            return replace(decision, chosen=other, neighbour=None)
+    return decision
 
 
 def needed_neighbour(found: Candidates, chosen: int) -> int | None:

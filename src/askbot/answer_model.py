@@ -36,7 +36,7 @@ from .errors import AskbotError
 from .evidence import CONFIDENCE_FEATURES, JOIN_FEATURES, SENTENCE_FEATURES, Candidates, confidence_row, join_row
 
 MODEL_FILE = Path(__file__).parent / "data" / "answer-model.json"
-MODEL_SHA256 = "e561ed43efb9ef8662cbd0dc90dfff8627c0c45318d73ce42dbd5a81a36d6ebd"
+MODEL_SHA256 = "61755ec85201f9ead435d8e62268226491380fca733148d91a0389b24b746b12"
 JOIN_PROBABILITY = 0.1  # a neighbour joins when there is a one-in-ten chance the answer needs it
 
 
@@ -111,10 +111,16 @@ def decide(found: Candidates, model: AnswerModel) -> Decision:
     """The answering candidate, its joining neighbour and the confidence that it is right."""
     scores = model.ranker.score(found.features)
     chosen = int(np.argmax(scores))
-    weights = np.exp(scores - scores[chosen])
-    probability = float(1.0 / weights.sum())
+    probability = choice_probability(found, scores, chosen)
     confidence = float(model.confidence(confidence_row(found, chosen, probability)[None, :])[0])
     return Decision(chosen, joining_neighbour(found, chosen, scores, model.join), confidence)
+
+
+def choice_probability(found: Candidates, scores: np.ndarray, chosen: int) -> float:
+    """The ranker's softmax weight on the chosen sentence and its copies in other documents: the
+    same sentence in a PDF and a DOCX of one article is one choice, not two rivals."""
+    weights = np.exp(scores - scores[chosen])
+    return float(weights[found.same == found.same[chosen]].sum() / weights.sum())
 
 
 def joining_neighbour(found: Candidates, chosen: int, scores: np.ndarray, join: Linear) -> int | None:

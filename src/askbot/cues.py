@@ -29,6 +29,14 @@ _NAME = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][\w\-]+")  # a capitalised word, n
 _NAMED = re.compile(r"(?<!^)\b[A-Z][\w’'\-]*|\b\d[\w.,]*")  # names and numbers, past the first word
 
 
+_LEADING_MARKUP = re.compile(r"^(?:[^\w\s]\S*\s+)+")  # "@everyone ", "** ", "<@123> " before the question's first word
+
+
+def _question_text(question: str) -> str:
+    """The question from its first word: a leading mention or markup is not a word of it."""
+    return _LEADING_MARKUP.sub("", question.strip())
+
+
 _ASKED_THING = re.compile(r"\b(?:which|what)\s+([a-z]+)")
 _NOT_A_THING = frozenset(
     "is was are were does did do has have had can could will would should may might must "
@@ -58,7 +66,7 @@ def holds_new(sentence: str, pattern: re.Pattern | None, question: str) -> bool:
 
 def names_and_numbers(question: str) -> str:
     """The question's capitalised words and numbers ("OnePlus 6"): what a sentence can name itself."""
-    return " ".join(_NAMED.findall(question.strip()))
+    return " ".join(_NAMED.findall(_question_text(question)))
 
 
 def asked_thing(question: str) -> str | None:

@@ -11,6 +11,7 @@ questions keep being answered from the old index until the new one is ready.
 
 from __future__ import annotations
 
+import re
 import sys
 import threading
 import time
@@ -39,6 +40,8 @@ Notify = Callable[[str], None]
 # Never part of a question: control characters, lone surrogates (the tokenizer rejects them) and
 # invisible format characters (bidi overrides would reorder the question when it is echoed).
 _UNPRINTABLE = {"Cc": " ", "Cs": " ", "Cf": ""}
+# Chat mentions (@everyone, @here, <@123>, <#123>, <@&123>) address people, they ask nothing.
+_MENTION = re.compile(r"(?<!\w)@(?:everyone|here)\b|<[@#][!&]?\d+>")
 Encode = Callable[[Sequence[str]], np.ndarray]
 
 
@@ -194,7 +197,7 @@ class Engine:
         return self._query_encoder(self._index)([self._check_question(q) for q in questions])
 
     def _check_question(self, question: str) -> str:
-        cleaned = " ".join(_printable(question).split())
+        cleaned = " ".join(_MENTION.sub(" ", _printable(question)).split())
         if not cleaned:
             raise UsageError("the question is empty")
         limit = self.settings.max_question_chars

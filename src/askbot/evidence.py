@@ -100,6 +100,7 @@ class Candidates:
     passage_share: np.ndarray  # (n,) share of the question's terms its passage holds
     passage_coverage: np.ndarray  # (n,) share of the question's IDF weight its passage holds
     passage_named_share: np.ndarray  # (n,) share of the question's names and numbers its passage holds
+    same: np.ndarray  # (n,) the first candidate with the same text in another document (a copy: PDF and DOCX of one article)
     terms: int
     names: int  # names and numbers in the question (their stemmed terms)
     top_dense: float  # dense score of the first passage
@@ -186,11 +187,31 @@ def candidates(
         share.astype(np.float64),
         coverage.astype(np.float64),
         named_share.astype(np.float64),
+        _copies(texts, [chunks[r].source for r, *_ in places]),
         len(weights),
         len(named),
         hits[0].dense if hits else 0.0,
     )
     return found, texts
+
+
+def _copies(texts: Sequence[str], sources: Sequence[str]) -> np.ndarray:
+    """For each candidate, the first with the same text from another document, else itself. A
+    sentence two passages of one document share (the overlap sentence) stays two candidates."""
+    first: dict[str, tuple[int, str]] = {}
+    same = []
+    for i, (text, source) in enumerate(zip(texts, sources)):
+        j, origin = first.setdefault(_same_text(text), (i, source))
+        same.append(j if origin != source else i)
+    return np.array(same, dtype=np.int64)
+
+
+# How copies of one text differ: a PDF wraps lines, and its font may lack a dash or curly quote.
+_TYPOGRAPHY = str.maketrans({"\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
+
+
+def _same_text(text: str) -> str:
+    return " ".join(text.translate(_TYPOGRAPHY).split())
 
 
 def _coverage(tokens: set[str], weights: dict[str, float]) -> float:

@@ -351,7 +351,7 @@ def test_dialogs_slice_follow_ups_keep_to_the_story(cli, tmp_path):
     assert result.exit_code == 0, result.stderr
     report = {key: (cell["hits"], cell["turns"]) for key, cell in json.loads(result.stdout).items()}
     assert report["all/first turns/chat"] == report["all/first turns/alone"]  # no context yet: the same answers
-    assert report["all/first turns/chat"][0] >= 8
+    assert report["all/first turns/chat"][0] >= 7  # 8 with the hand-set selector; all of dialogs-dev: 0.410 then, 0.424 now
     assert report["all/follow-ups/chat"][0] >= 14 and report["all/follow-ups/chat"][1] == 15
     assert report["all/follow-ups/alone"][0] <= 7
 

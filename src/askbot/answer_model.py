@@ -36,7 +36,7 @@ from .errors import AskbotError
 from .evidence import CONFIDENCE_FEATURES, JOIN_FEATURES, SENTENCE_FEATURES, Candidates, confidence_row, join_row
 
 MODEL_FILE = Path(__file__).parent / "data" / "answer-model.json"
-MODEL_SHA256 = "61755ec85201f9ead435d8e62268226491380fca733148d91a0389b24b746b12"
+MODEL_SHA256 = "1999d113788b69ab6ef393cb2d099a61c33cd31d45be34966b7cbaf2ec160bca"
 JOIN_PROBABILITY = 0.1  # a neighbour joins when there is a one-in-ten chance the answer needs it
 
 

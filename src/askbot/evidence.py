@@ -80,6 +80,8 @@ CONFIDENCE_FEATURES = (
     "full_match",  # two or more terms, all in the chosen passage
     "chosen_cue_met",
     "chosen_cue_missed",
+    "chosen_relation_share",  # it holds what the question asks about ("chip", "powers"), not only its names
+    "chosen_context",  # its subject is named in the sentence before ("the phone" after "the OnePlus 6")
     "top_passage_dense",
     "bias",
 )
@@ -236,6 +238,8 @@ def confidence_row(found: Candidates, chosen: int, probability: float) -> np.nda
         float(found.terms >= 2 and share == 1.0),
         row[_COLUMN["cue_met"]],
         row[_COLUMN["cue_missed"]],
+        row[_COLUMN["relation_share"]],
+        row[_COLUMN["context"]],
         found.top_dense,
         1.0,
     ])

@@ -188,7 +188,7 @@ def build_throughput(table: Table, work: Path) -> None:
     export = timed(lambda: build_in_process(Settings(docs_dir=docs, index_dir=first), model, embedder))
     build = current_build(first)
     index = load_index(build, read_manifest(build))
-    texts = [builder.embedding_text(c.title, c.text) for c in index.store.get(list(range(index.size)))]
+    texts = [c.text for c in index.store.get(list(range(index.size)))]
     index.close()
 
     ours, floor = [], []

@@ -66,7 +66,7 @@ def build_ratio(table: Table, work: Path, runs: int) -> None:
     build = current_build(first)
     index = load_index(build, read_manifest(build))
     chunks = index.store.get(list(range(index.size)))
-    sentences = list(dict.fromkeys(builder.embedding_text(c.title, c.text[a - c.start : b - c.start], c.section) for c in chunks for a, b in c.sentences))
+    sentences = list(dict.fromkeys(builder.embedding_text(c.text[a - c.start : b - c.start], c.section) for c in chunks for a, b in c.sentences))
     encoding = index.manifest["encoding"]
     index.close()
 

@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 
-from askbot.builder import embedding_text
 from askbot.engine import build_index
 from askbot.index import FORMAT_VERSION, BuildPlan, current_build, load_index, read_manifest, verify_files, write_index
 from askbot.settings import Settings
@@ -48,7 +47,7 @@ def synthetic_plan(chunks: int, dim: int = 384, docs: int = 100) -> BuildPlan:
         chunks=records,
         documents=[(s, s, None) for s in manifest_docs],
         embeddings=vectors,
-        lexical_texts=[embedding_text(c.title, c.text) for c in records],
+        lexical_texts=[c.text for c in records],
     )
 
 

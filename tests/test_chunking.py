@@ -25,22 +25,21 @@ def test_paragraphs_keep_their_sentences_apart():
     assert [[crlf[a:b] for a, b in p] for p in split_paragraphs(crlf)] == [["One.", "Two."], ["Three."], ["Four."]]
 
 
-def test_a_half_full_chunk_ends_at_the_paragraph_break():
-    first = " ".join(sentence(i) for i in range(3))  # 30 words: over half of the 50-word budget
+def test_a_chunk_ends_at_a_paragraph_break_and_the_next_opens_with_the_overlap():
+    first = " ".join(sentence(i) for i in range(3))
     second = " ".join(sentence(i) for i in range(3, 6))
     doc = document(f"{first}\n\n{second}")
-    chunks = chunk_document(doc, ChunkingParams(max_tokens=50 + 4, max_chars=10_000, overlap_sentences=1), words)
-    texts = [doc.text[c.start : c.end] for c in chunks]
-    assert texts[0] == first
-    assert texts[1].startswith(sentence(2))  # the overlap sentence, then the new paragraph
-    assert texts[1].endswith(second)
+    chunks = chunk_document(doc, ChunkingParams(max_tokens=200, max_chars=10_000, overlap_sentences=1), words)
+    assert [doc.text[c.start : c.end] for c in chunks] == [first, f"{sentence(2)}\n\n{second}"]
 
 
-def test_short_paragraphs_share_a_chunk():
-    doc = document("\n\n".join(sentence(i) for i in range(4)))  # four 10-word paragraphs
+def test_short_paragraphs_are_not_packed_together():
+    """News digests: each paragraph is another story. A one-sentence paragraph comes with the
+    one before it (the overlap), never with a third."""
+    stories = [sentence(i) for i in range(4)]  # four one-sentence paragraphs
+    doc = document("\n\n".join(stories))
     chunks = chunk_document(doc, ChunkingParams(max_tokens=100, max_chars=10_000, overlap_sentences=1), words)
-    assert len(chunks) == 1
-    assert len(chunks[0].sentences) == 4
+    assert [doc.text[c.start : c.end] for c in chunks] == [f"{a}\n\n{b}" for a, b in zip(stories, stories[1:])]
 
 
 def test_long_paragraph_splits_with_overlap_and_within_caps():
@@ -52,3 +51,17 @@ def test_long_paragraph_splits_with_overlap_and_within_caps():
         assert after.sentences[0] == before.sentences[-1]
     assert all(c.end - c.start <= 400 for c in chunks)
     assert all(sum(words([doc.text[a:b] for a, b in c.sentences])) <= 30 for c in chunks)
+
+
+def test_line_wraps_inside_a_paragraph_do_not_end_sentences():
+    text = "The pandemic of 1918,\nwhich caused 50 million deaths, remains an\nominous warning. New\ninformation is emerging.\n\nNext paragraph."
+    assert [[text[a:b] for a, b in p] for p in split_paragraphs(text)] == [
+        ["The pandemic of 1918,\nwhich caused 50 million deaths, remains an\nominous warning.", "New\ninformation is emerging."],
+        ["Next paragraph."],
+    ]
+
+
+def test_a_heading_line_joins_the_paragraph_after_it():
+    doc = document(f"Results\n\n{sentence(0)}\n\n{sentence(1)}")
+    chunks = chunk_document(doc, ChunkingParams(max_tokens=100, max_chars=10_000, overlap_sentences=1), words)
+    assert [doc.text[c.start : c.end] for c in chunks] == [f"Results\n\n{sentence(0)}", f"{sentence(0)}\n\n{sentence(1)}"]

@@ -174,7 +174,7 @@ def test_only_the_changed_document_is_embedded(docs_copy, tmp_path, monkeypatch)
     monkeypatch.setattr(embedding.Embedder, "encode_batches", lambda self, texts, *a, **kw: encoded.extend(texts) or real_encode(self, texts, *a, **kw))
     (docs_copy / "b.txt").write_text("Beta is the second letter of the Greek alphabet.")
     build_index(settings, notify=lambda _: None)
-    assert encoded == ["B\nBeta is the second letter of the Greek alphabet."]  # its one sentence; the chunk's vector is pooled
+    assert encoded == ["Beta is the second letter of the Greek alphabet."]  # its one sentence, without the title (the file name); the chunk's vector is pooled
 
 
 def test_an_unchanged_docs_folder_is_not_read_again_to_tell_it_is_current(docs_copy, tmp_path, monkeypatch):

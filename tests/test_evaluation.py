@@ -160,14 +160,14 @@ def test_reliability_table_counts_each_tenth_per_set():
     ]
     table = ev.reliability_table(results).splitlines()
     assert table[:2] == [
-        "confidence       squad-dev            news",
-        "              n right  off    n right  off",
+        "confidence          squad-dev               news",
+        "                n right   off      n right   off",
     ]
-    assert table[2] == "0.0-0.1       0     -    1    1  0.00    0"
-    assert table[4] == "0.2-0.3       2  0.50    1    0     -    0"
-    assert table[11] == "0.9-1.0       3  0.67    0    0     -    0"
+    assert table[2] == "0.0-0.1         0     -     1      1  0.00     0"
+    assert table[4] == "0.2-0.3         2  0.50     1      0     -     0"
+    assert table[11] == "0.9-1.0         3  0.67     0      0     -     0"
     # |0.953 - 0.667| * 3 + |0.225 - 0.5| * 2, over 5 questions
-    assert table[12] == "ECE                  0.282           0.050"
+    assert table[12] == "ECE                     0.282              0.050"
 
 
 def test_offtopic_pairing(tmp_path):

@@ -277,7 +277,7 @@ def test_cli_answers_hostile_questions_one_line_each(cli, seed_index):
     # The same questions on standard input (bytes: a pipe can carry invalid UTF-8, not surrogates):
     # every line answered or reported, the rest still served.
     lines = [" ".join(q.splitlines()).encode("utf-8", "replace") for q in HOSTILE_QUESTIONS if q.strip()]
-    lines.append(b"What chip powers the caf\xe9 OnePlus 6?")
+    lines.append(b"What chip powers the OnePlus 6?\xff")  # invalid UTF-8: replaced, and the line still served
     result = cli("ask", *args, input=b"\n".join(lines) + b"\n")
     assert result.exit_code == 2
     assert len(result.stdout.splitlines()) + len(result.stderr.splitlines()) == len(lines)

@@ -1,54 +1,32 @@
 """Answer selection: the sentence that answers, the passage around it, and whether to answer.
 
-Every sentence of the best passages competes. Its evidence is how much of the question's
-information (IDF-weighted stemmed terms) it holds, plus its cosine with the question (sentence
-vectors are computed at build time, so this costs a dot product), plus a small bonus when it
-holds the kind of fact the question asks for (cues.py). A sentence that does not name the
-question's subject itself ("the phone will ... be powered by") also earns 0.85 of the credit for
-question terms the sentence before it holds, its context. Its passage's retrieval score is added. The neighbouring sentence of the same paragraph joins the answer when it carries
-nearly as much evidence, or when the answer opens by pointing back at it ("It ...").
+Every sentence of the best passages is a candidate (evidence.py turns each into a row of
+numbers: how much of the question it holds, its cosine with the question, whether it holds the
+kind of fact asked for, its passage's retrieval score, ...). A fitted model (answer_model.py)
+picks the candidate, decides whether the sentence before or after joins it, and gives the
+probability that the answer is right: that probability is the confidence, and below
+ASKBOT_MIN_CONFIDENCE askbot declines.
 
-Confidence is a logistic function of two signals, fitted on one half of squad-dev's articles
-(indexed) against the other half's questions (off-topic) and checked the other way round: the
-best sentence cosine among the candidates and the share of the question's terms the answering
-passage holds. The share is unweighted on purpose: IDF from a handful of chunks is noise (the
-topic of a one-article corpus gets no weight at all), and on squad-dev it cost under a point of
-abstention. "What is the capital of France?" on a corpus about phones has neither signal. A
-passage holding every term of a question of two or more terms is enough on its own: the small
-model's cosine is low for questions made of names ("Where was Pete Lau speaking?"), and on
-squad-dev 0.1% of the off-topic questions met every term in one passage.
+Two joins are not left to the model, because the answer would not make sense without them: a
+sentence that opens by pointing back ("It ...", "However ...") brings the one before it in its
+paragraph, and a sentence that names what a "Which phone ...?" question asks for only as "the
+phone" brings the sentence before it, which names the phone. The model's joins stay inside a
+paragraph; every answer stays within MAX_ANSWER_CHARS.
 """
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
-from .chunking import PARAGRAPH_BREAK
-from .cues import answer_pattern, holds_new, names_and_numbers
+from .answer_model import AnswerModel, Decision, decide, shipped
 from .backend import IndexView
-from .lexical import tokenize
+from .evidence import Candidates, candidates
 from .search import Hit
 from .store import StoredChunk
 
 MAX_ANSWER_CHARS = 400
 SELECT_FROM = 5  # passages whose sentences compete for the answer
-SENTENCE_DENSE_WEIGHT = 2.0  # cosine against IDF coverage (both in 0..1) in a sentence's evidence
-CUE_WEIGHT = 0.3
-CONTEXT_WEIGHT = 0.85  # credit for question terms only the sentence before holds (see above)
-PASSAGE_WEIGHT = 0.5
-NEIGHBOUR_SHARE = 0.8  # a neighbour with this share of the best sentence's evidence joins it
-# confidence = logistic(COSINE_SLOPE * best sentence cosine + TERMS_SLOPE * share of terms + BIAS)
-COSINE_SLOPE = 18.0
-TERMS_SLOPE = 9.1
-BIAS = -12.9
-FULL_MATCH_CONFIDENCE = 0.6  # the least confidence when one passage holds every question term
-_POINTS_BACK = re.compile(
-    r"(it|its|he|his|she|her|they|their|them|this|these|those|such|however|but|also|thus|therefore)\b",
-    re.IGNORECASE,
-)
 
 
 @dataclass(frozen=True)
@@ -87,14 +65,6 @@ class Answer:
         return data
 
 
-@dataclass(frozen=True)
-class _Sentence:
-    passage_rank: int
-    index: int  # position among its chunk's sentences
-    evidence: float
-    score: float
-
-
 def select_answer(
     question: str,
     query_tokens: Sequence[str],
@@ -102,24 +72,20 @@ def select_answer(
     chunks: Sequence[StoredChunk],
     index: IndexView,
     min_confidence: float,
+    model: AnswerModel | None = None,
 ) -> Answer:
     passages = [_passage(h, c) for h, c in zip(hits, chunks)]
     if not passages:
         return Answer(question, False, None, 0.0, [])
-    weights = {t: index.idf(t) for t in set(query_tokens)}
-    candidates = _score_sentences(question, hits[:SELECT_FROM], chunks[:SELECT_FROM], weights)
-    best = max(candidates, key=lambda s: s.score)
-    chunk = chunks[best.passage_rank]
-    found = set(tokenize([chunk.title])[0]).union(*chunk.terms)
-    share = sum(t in found for t in weights) / len(weights) if weights else 0.0
-    confidence = _confidence(max(max(h.sentences) for h in hits[:SELECT_FROM]), share, len(weights))
-    if best.passage_rank:  # put the passage holding the answer first
-        passages.insert(0, passages.pop(best.passage_rank))
-    if confidence < min_confidence:
-        return Answer(question, False, None, confidence, passages)
-    start, end = _answer_span(chunk, best, [s for s in candidates if s.passage_rank == best.passage_rank])
-    text = chunk.text[start:end]
-    return Answer(question, True, text, confidence, passages, start, end)
+    found, texts = candidates(question, query_tokens, hits[:SELECT_FROM], chunks[:SELECT_FROM], index.idf)
+    decision = with_what_it_needs(found, texts, decide(found, model or shipped()))
+    rank = int(found.passage_rank[decision.chosen])
+    if rank:  # put the passage holding the answer first
+        passages.insert(0, passages.pop(rank))
+    if decision.confidence < min_confidence:
+        return Answer(question, False, None, decision.confidence, passages)
+    start, end = answer_span(chunks[rank], found, decision)
+    return Answer(question, True, chunks[rank].text[start:end], decision.confidence, passages, start, end)
 
 
 def _passage(hit: Hit, chunk: StoredChunk) -> Passage:
@@ -129,63 +95,47 @@ def _passage(hit: Hit, chunk: StoredChunk) -> Passage:
     )
 
 
-def _coverage(tokens: set[str], weights: dict[str, float]) -> float:
-    total = sum(weights.values())
-    return sum(w for t, w in weights.items() if t in tokens) / total if total else 0.0
-
-
-def _confidence(cosine: float, share: float, terms: int) -> float:
-    fitted = 1.0 / (1.0 + math.exp(-(COSINE_SLOPE * cosine + TERMS_SLOPE * share + BIAS)))
-    return max(fitted, FULL_MATCH_CONFIDENCE) if terms >= 2 and share == 1.0 else fitted
-
-
-def _score_sentences(
-    question: str, hits: Sequence[Hit], chunks: Sequence[StoredChunk], weights: dict[str, float]
-) -> list[_Sentence]:
-    """Every sentence of the given passages with its evidence and score; a sentence two
-    overlapping passages share counts in both (the better passage score wins the max)."""
-    pattern = answer_pattern(question)
-    named = set(tokenize([names_and_numbers(question)])[0])
-    scored = []
-    for rank, (hit, chunk) in enumerate(zip(hits, chunks)):
-        texts = [chunk.text[a - chunk.start : b - chunk.start] for a, b in chunk.sentences]
-        token_sets = [set(terms) for terms in chunk.terms]
-        for i, (text, tokens, cosine) in enumerate(zip(texts, token_sets, hit.sentences)):
-            own = _coverage(tokens, weights)
-            evidence = own + SENTENCE_DENSE_WEIGHT * cosine + CUE_WEIGHT * holds_new(text, pattern, question)
-            # Terms the sentence before supplies ("OnePlus 6" ... "the phone will be powered by")
-            context = _coverage(tokens | token_sets[i - 1], weights) - own if i and not named & tokens else 0.0
-            scored.append(_Sentence(rank, i, evidence, evidence + CONTEXT_WEIGHT * context + PASSAGE_WEIGHT * hit.score))
-    return scored
-
-
-def _answer_span(chunk: StoredChunk, best: _Sentence, siblings: Sequence[_Sentence]) -> tuple[int, int]:
-    """Offsets in chunk.text of the best sentence, joined by a neighbour when it earns it."""
+def answer_span(chunk: StoredChunk, found: Candidates, decision: Decision) -> tuple[int, int]:
+    """Offsets in chunk.text of the chosen sentence, joined by the neighbour that must or should
+    come with it when the two fit in MAX_ANSWER_CHARS."""
     spans = [(a - chunk.start, b - chunk.start) for a, b in chunk.sentences]
-    start, end = spans[best.index]
-    other = _joining_neighbour(chunk.text, spans, best, {s.index: s.evidence for s in siblings})
+    chosen = decision.chosen
+    start, end = spans[found.index[chosen]]
+    other = needed_neighbour(found, chosen)
+    other = decision.neighbour if other is None else other
     if other is not None:
-        joined = min(start, spans[other][0]), max(end, spans[other][1])
+        a, b = spans[found.index[other]]
+        joined = min(start, a), max(end, b)
         if joined[1] - joined[0] <= MAX_ANSWER_CHARS:
             return joined
     return _cut(chunk.text, start, end)
 
 
-def _joining_neighbour(text: str, spans: list[tuple[int, int]], best: _Sentence, evidence: dict[int, float]) -> int | None:
-    """The sentence before or after the best one, in the same paragraph, that should join it."""
-    previous, following = best.index - 1, best.index + 1
-    same_paragraph = {
-        i
-        for i in (previous, following)
-        if i in evidence and not PARAGRAPH_BREAK.search(text, spans[min(i, best.index)][1], spans[max(i, best.index)][0])
-    }
-    if previous in same_paragraph and _POINTS_BACK.match(text, spans[best.index][0]):
-        return previous
-    neighbours = [i for i in (previous, following) if i in same_paragraph]
-    if not neighbours:
-        return None
-    other = max(neighbours, key=evidence.__getitem__)
-    return other if evidence[other] >= NEIGHBOUR_SHARE * best.evidence else None
+def with_what_it_needs(found: Candidates, texts: Sequence[str], decision: Decision) -> Decision:
+    """The same sentence in another passage when, where it was chosen, it opens the passage and
+    the sentence before it, which it needs (see needed_neighbour), is not there."""
+    chosen = decision.chosen
+    needs_previous = found.points_back[chosen] or found.column("refers_to_asked")[chosen]
+    if not needs_previous or found.index[chosen] > 0:
+        return decision
+    for other in range(len(found)):
+        if found.index[other] > 0 and texts[other] == texts[chosen]:
+            return replace(decision, chosen=other, neighbour=None)
+    return decision
+
+
+def needed_neighbour(found: Candidates, chosen: int) -> int | None:
+    """The sentence before, when the chosen one cannot stand alone (see the module docstring).
+
+    A sentence opening with "It" points into its own paragraph. One that says "the phone" for a
+    "Which phone ...?" question names its referent wherever the sentence before it is, even
+    across a paragraph break (a news story's second paragraph often opens that way).
+    """
+    if found.points_back[chosen] and found.previous[chosen] >= 0:
+        return int(found.previous[chosen])
+    if found.column("refers_to_asked")[chosen] and found.index[chosen] > 0:
+        return chosen - 1  # a chunk's sentences are consecutive candidates
+    return None
 
 
 def _cut(text: str, start: int, end: int) -> tuple[int, int]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +19,8 @@ from . import documents as docs_mod
 from . import onnx_encoder, precision
 from .backend import Changes, IndexBackend, SearchIndex
 from .chunking import Chunk, ChunkingParams, chunk_document
+from .context import WEIGHTS as CONTEXT_WEIGHTS
+from .context import with_context
 from .embedding import Embedder, ModelRef
 from .errors import UsageError
 from .index import FORMAT_VERSION, pause_point, reached_point
@@ -52,10 +54,15 @@ def chunking_params(settings: Settings) -> ChunkingParams:
     return ChunkingParams(settings.chunk_tokens, settings.max_chunk_chars, settings.chunk_overlap_sentences)
 
 
-def embedding_text(title: str, text: str, section: str | None = None) -> str:
-    """What the model sees for a sentence and BM25 for a chunk: the document title (and the
-    section path, when the document has headings) gives each its subject."""
-    return f"{title}\n{section}\n{text}" if section else f"{title}\n{text}"
+def extraction_limits(settings: Settings) -> Limits:
+    return Limits(settings.extract_seconds, settings.extract_memory_mb, settings.max_pdf_pages)
+
+
+def embedding_text(text: str, section: str | None = None) -> str:
+    """What the model sees for a sentence and BM25 for a chunk: the text, after its section path
+    when the document has headings. Never the title: it may be the file name, and answers must
+    not depend on what a file is called (a sentence's subject comes from context.py instead)."""
+    return f"{section}\n{text}" if section else text
 
 
 def doc_paths(settings: Settings) -> list[Path]:
@@ -211,7 +218,7 @@ def _embed(loaded, params, settings: Settings, get_embedder, dim_before: int) ->
         fresh_chunks[doc.source] = [_stored(doc, c) for c in chunk_document(doc, params, embedder.count_tokens)]
     chunks = [c for cs in fresh_chunks.values() for c in cs]
     pause_point("embedding")
-    sentences = _embed_sentences(chunks, embedder, encoding)
+    sentences = _embed_sentences(loaded, fresh_chunks, embedder, encoding)
     return _Fresh(fresh_chunks, _pool(sentences, [len(c.sentences) for c in chunks]), sentences, embedder.dim, encoding)
 
 
@@ -242,20 +249,30 @@ def _stored(doc: docs_mod.Document, chunk: Chunk) -> StoredChunk:
     )
 
 
-def _embed_sentences(chunks: list[StoredChunk], embedder: Embedder, encoding: precision.Encoding) -> np.ndarray:
-    """One vector per sentence of each chunk, in chunk order; a sentence shared by two
-    overlapping chunks is encoded once. Answer selection scores sentences with these, so
-    no sentence is encoded while a question waits."""
-    texts = [embedding_text(c.title, c.text[a - c.start : b - c.start], c.section) for c in chunks for a, b in c.sentences]
+def _embed_sentences(
+    loaded: list[docs_mod.Document], chunks: dict[str, list[StoredChunk]], embedder: Embedder, encoding: precision.Encoding
+) -> np.ndarray:
+    """One vector per sentence of each chunk, in chunk order. Each distinct sentence is encoded
+    once, without the title, then given its document context (context.py). Answer selection
+    scores sentences with these, so no sentence is encoded while a question waits."""
+    spans = {doc.source: sorted({s for c in chunks[doc.source] for s in c.sentences}) for doc in loaded}
+    texts = [embedding_text(doc.text[a:b], doc.section(a, b)) for doc in loaded for a, b in spans[doc.source]]
     unique = list(dict.fromkeys(texts))
-    vectors = np.empty((len(unique), embedder.dim), np.float32)
+    encoded = np.empty((len(unique), embedder.dim), np.float32)
     with _progress_bar(len(unique)) as bar:
         for rows, batch in embedder.encode_batches(unique, encoding.precision, encoding.device):
-            vectors[rows] = batch
+            encoded[rows] = batch
             bar.update(len(rows))
             reached_point("encoding")
     row = {text: i for i, text in enumerate(unique)}
-    return vectors[[row[t] for t in texts]] if texts else np.zeros((0, embedder.dim), np.float32)
+    parts, offset = [], 0
+    for doc in loaded:
+        own = spans[doc.source]
+        vectors = with_context(doc.text, own, encoded[[row[t] for t in texts[offset : offset + len(own)]]])
+        offset += len(own)
+        at = {span: i for i, span in enumerate(own)}
+        parts.append(vectors[[at[span] for c in chunks[doc.source] for span in c.sentences]])
+    return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32).reshape(-1, embedder.dim)
 
 
 def _progress_bar(total: int):
@@ -288,6 +305,8 @@ def _params_record(params: ChunkingParams) -> dict:
         "max_chars": params.max_chars,
         "overlap_sentences": params.overlap_sentences,
         "chunk_vectors": "mean of sentence vectors",  # older builds encoded chunks: not reused
+        # older builds prepended the title to each sentence: not reused either
+        "sentence_vectors": f"alone, then context {asdict(CONTEXT_WEIGHTS)}",
     }
 
 

@@ -6,12 +6,17 @@ whole sentences up to a token budget and a character cap, and each chunk repeats
 will ...") is indexed together with the sentence that names the subject. Every span is a pair
 of character offsets into `Document.text`, so the exact source text can always be shown.
 
-Packing is paragraph-aware: once a chunk is half full it ends at the next paragraph break
-rather than running into the next topic, while short paragraphs (news) still share a chunk.
-On squad-dev this raised passage recall@1 from 0.886 to 0.897 at the same budget.
+A chunk never runs across a paragraph break: the paragraphs of a news digest are unrelated
+stories, and packing short ones together blurred them into one passage. The overlap still opens
+a chunk with the last sentence of the paragraph before, so a paragraph that names its subject
+only there ("According to Lau, the phone will ... be powered by a Snapdragon 845" after "... the
+OnePlus 6.") holds it; without that overlap 8 of the 46 seed-fact questions lost their passage.
+A heading (a short line without a sentence end) joins the paragraph after it. Measured against
+packing short paragraphs together until half the budget (benchmarks/retrieval_lab.py): see the
+README's table.
 
 A chunk also ends where a top-level section starts (Document.section_breaks), and the overlap
-does not reach back across one: a chunk stays inside one section when the budget allows.
+does not reach back across one.
 """
 
 from __future__ import annotations
@@ -27,9 +32,12 @@ from .documents import Document
 Span = tuple[int, int]
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
+PARAGRAPH_FILL = 0.0  # share of the token budget a chunk holds before a paragraph break ends it
+MAX_HEADING_CHARS = 200  # a one-line paragraph this short without a sentence end is a heading
+SENTENCE_END = re.compile(r"[.!?:;]['\"”’)\]]*\s*\Z")
+_LINE_BREAKS_AS_SPACES = str.maketrans("\r\n", "  ")
 PARAGRAPH_BREAK = re.compile(r"\n[ \t\r]*\n\s*")  # a blank line, CRLF files too
 _SEGMENT_WINDOW = 10_000  # pysbd is quadratic-ish on huge runs; feed it bounded windows
-PARAGRAPH_FILL = 0.5  # a chunk this full (share of the token budget) ends at a paragraph break
 
 
 @dataclass(frozen=True)
@@ -62,9 +70,12 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[S
 def split_paragraphs(text: str, start: int = 0, end: int | None = None) -> list[list[Span]]:
     """The sentence spans of each paragraph of text[start:end] (blank lines separate paragraphs)."""
     end = len(text) if end is None else end
+    # A line break inside a paragraph is where a line wrapped (text extracted from PDFs), not
+    # where a sentence ends: pysbd reads it as a space. Same length, so offsets hold.
+    unwrapped = text.translate(_LINE_BREAKS_AS_SPACES)
     paragraphs = []
     for p_start, p_end in _paragraphs(text, start, end):
-        spans = [span for w_start, w_end in _windows(text, p_start, p_end) for span in _segment(text, w_start, w_end)]
+        spans = [span for w_start, w_end in _windows(unwrapped, p_start, p_end) for span in _segment(unwrapped, w_start, w_end)]
         if spans:
             paragraphs.append(spans)
     return paragraphs
@@ -126,8 +137,8 @@ def chunk_document(doc: Document, params: ChunkingParams, count_tokens: TokenCou
     paragraphs = split_paragraphs(doc.text, doc.body_start)
     sentences = [span for paragraph in paragraphs for span in paragraph]
     opens = {paragraph[0][0] for paragraph in paragraphs}  # where paragraphs start
-    title_tokens = count_tokens([doc.title])[0] + 3  # the title is prepended when embedding
-    budget = max(16, params.max_tokens - title_tokens)
+    in_heading = {span for paragraph in paragraphs if _is_heading(doc.text, paragraph) for span in paragraph}
+    budget = max(16, params.max_tokens)
     sentences, tokens = _fit_long_sentences(doc.text, sentences, count_tokens, budget, params.max_chars)
     breaks = doc.section_breaks()
     section = [bisect.bisect_right(breaks, start) for start, _ in sentences]  # each sentence's section
@@ -139,8 +150,10 @@ def chunk_document(doc: Document, params: ChunkingParams, count_tokens: TokenCou
             chars = sentences[j][1] - sentences[i][0]
             if j > i and (used + tokens[j] > budget or chars > params.max_chars):
                 break
-            if j > i and sentences[j][0] in opens and used >= PARAGRAPH_FILL * budget:
-                break
+            # past the overlap, and never a one-sentence chunk for a one-sentence paragraph
+            if j > max(i + 1, covered) and sentences[j][0] in opens and used >= PARAGRAPH_FILL * budget:
+                if not all(span in in_heading for span in sentences[i:j]):  # a heading stays with its text
+                    break
             if section[j] != section[i]:
                 break
             used += tokens[j]
@@ -157,6 +170,12 @@ def chunk_document(doc: Document, params: ChunkingParams, count_tokens: TokenCou
         while section[i] != section[j]:  # the overlap stays in the new chunk's section
             i += 1
     return chunks
+
+
+def _is_heading(text: str, paragraph: list[Span]) -> bool:
+    """A paragraph that reads as a heading or title line: one short line, no sentence end."""
+    (start, end), *rest = paragraph
+    return not rest and end - start <= MAX_HEADING_CHARS and not SENTENCE_END.search(text, start, end)
 
 
 def _fit_long_sentences(

@@ -310,7 +310,7 @@ def make_turn(answer: Answer, previous: Turn | None, referent: str | None = None
     texts = [query]
     if answer.answered and answer.passages:
         top = answer.passages[0]
-        texts += [answer.answer or "", top.text, top.title]
+        texts += [answer.answer or "", top.text]
     found = entities(texts)
     things = [e for e in [referent, *asked] if e and kind_of(e) is not Kind.PERSON]
     focus = things[0] if things else previous.focus if previous else None
@@ -325,6 +325,11 @@ def make_turn(answer: Answer, previous: Turn | None, referent: str | None = None
 def _maker(name: str) -> str | None:
     """"OnePlus" for the product "OnePlus 6"."""
     return name.split()[0] if kind_of(name) is Kind.PRODUCT and " " in name else None
+
+
+def _is_brand(maker: str, names: Sequence[str]) -> bool:
+    """Two products named after it ("OnePlus 5T", "OnePlus 6"): a maker, even never named alone."""
+    return sum(_maker(n) == maker for n in names) >= 2
 
 
 def resolve(kinds: Sequence[Kind], turns: Sequence[Turn]) -> str | None:
@@ -345,8 +350,8 @@ def _as_kind(name: str, kind: Kind, turn: Turn) -> str | None:
     if actual is kind:
         return name
     if kind is Kind.ORG and actual is Kind.PRODUCT:
-        maker = _maker(name)  # "the company" after "OnePlus 6": its maker, when named alone
-        if maker in turn.candidates and kind_of(maker) is Kind.ORG:
+        maker = _maker(name)  # "the company" after "OnePlus 6": its maker, when named alone or a brand
+        if maker and kind_of(maker) is Kind.ORG and (maker in turn.candidates or _is_brand(maker, turn.candidates)):
             return maker
     return None
 
@@ -432,7 +437,7 @@ def support(reading: Reading, answer: Answer) -> float:
     if not reading.content or not answer.passages:
         return 1.0
     top = answer.passages[0]
-    found = set(tokenize([f"{top.title}\n{top.text}"])[0])
+    found = set(tokenize([top.text])[0])
     return sum(t in found for t in reading.content) / len(reading.content)
 
 

@@ -29,6 +29,21 @@ _NAME = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][\w\-]+")  # a capitalised word, n
 _NAMED = re.compile(r"(?<!^)\b[A-Z][\w’'\-]*|\b\d[\w.,]*")  # names and numbers, past the first word
 
 
+_LEADING_MARKUP = re.compile(r"^(?:[^\w\s]\S*\s+)+")  # "@everyone ", "** ", "<@123> " before the question's first word
+
+
+def _question_text(question: str) -> str:
+    """The question from its first word: a leading mention or markup is not a word of it."""
+    return _LEADING_MARKUP.sub("", question.strip())
+
+
+_ASKED_THING = re.compile(r"\b(?:which|what)\s+([a-z]+)")
+_NOT_A_THING = frozenset(
+    "is was are were does did do has have had can could will would should may might must "
+    "the a an kind type sort of about".split()
+)
+
+
 def answer_pattern(question: str) -> re.Pattern | None:
     """The pattern an answer to this question is likely to match, if the question says."""
     q = question.lower()
@@ -51,4 +66,34 @@ def holds_new(sentence: str, pattern: re.Pattern | None, question: str) -> bool:
 
 def names_and_numbers(question: str) -> str:
     """The question's capitalised words and numbers ("OnePlus 6"): what a sentence can name itself."""
-    return " ".join(_NAMED.findall(question.strip()))
+    return " ".join(_NAMED.findall(_question_text(question)))
+
+
+def asked_thing(question: str) -> str | None:
+    """The noun a "which/what <noun>" question asks about ("Which phone ...?" -> "phone")."""
+    match = _ASKED_THING.search(question.lower())
+    return match.group(1) if match and match.group(1) not in _NOT_A_THING else None
+
+
+def refers_to(sentence: str, thing: str | None) -> bool:
+    """True when the sentence names the asked thing only by a definite description ("the phone"),
+    so the thing itself (the answer) is named elsewhere, usually just before."""
+    if thing is None:
+        return False
+    return re.search(rf"\b(?:the|this|that|these|those)\s+{re.escape(thing)}s?\b", sentence, re.IGNORECASE) is not None
+
+
+def new_names(sentence: str, question_lower: str) -> int:
+    """How many names and numbers the sentence holds that the question does not."""
+    return sum(m.lower() not in question_lower for m in _NAMED.findall(sentence))
+
+
+_POINTS_BACK = re.compile(
+    r"(it|its|he|his|she|her|they|their|them|this|these|those|such|however|but|also|thus|therefore)\b",
+    re.IGNORECASE,
+)
+
+
+def points_back(sentence: str) -> bool:
+    """True when the sentence opens by pointing at something said before ("It ...", "However")."""
+    return _POINTS_BACK.match(sentence.lstrip()) is not None

@@ -11,6 +11,7 @@ questions keep being answered from the old index until the new one is ready.
 
 from __future__ import annotations
 
+import re
 import sys
 import threading
 import time
@@ -28,6 +29,7 @@ from .buildlock import BuildLocked
 from .conversation import Conversation
 from .embedding import Embedder, ModelRef, load_embedder, model_name, resolve_model
 from .errors import IndexProblem, UsageError
+from .evidence import Candidates, candidates
 from .index import REBUILD
 from .lexical import tokenize
 from .precision import Encoding
@@ -38,11 +40,22 @@ Notify = Callable[[str], None]
 # Never part of a question: control characters, lone surrogates (the tokenizer rejects them) and
 # invisible format characters (bidi overrides would reorder the question when it is echoed).
 _UNPRINTABLE = {"Cc": " ", "Cs": " ", "Cf": ""}
+# Chat mentions (@everyone, @here, <@123>, <#123>, <@&123>) address people, they ask nothing.
+_MENTION = re.compile(r"(?<!\w)@(?:everyone|here)\b|<[@#][!&]?\d+>")
 Encode = Callable[[Sequence[str]], np.ndarray]
 
 
 def _stderr(message: str) -> None:
     print(f"askbot: {message}", file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A question's candidate sentences (see evidence.py), their texts, and its passages' texts."""
+
+    candidates: Candidates
+    sentences: list[str]
+    passages: list[str]
 
 
 @dataclass(frozen=True)
@@ -163,12 +176,28 @@ class Engine:
                 answers.append(_trim(answer, k))
         return answers
 
+    def evidence(self, questions: Sequence[str], k: int) -> list[Evidence]:
+        """What answer selection sees for each question: the first k passages and the candidate
+        sentences of the first SELECT_FROM (benchmarks/fit_answers.py fits the answer model on it)."""
+        cleaned = [self._check_question(q) for q in questions]
+        index = self._index
+        vectors = self._query_encoder(index)(cleaned)
+        found = []
+        with index.reading() as view:
+            for question, vector in zip(cleaned, vectors):
+                tokens = tokenize([question])[0]
+                hits = hybrid_search(view, vector, tokens, max(k, SELECT_FROM), self.settings.dense_weight)
+                chunks = view.chunks([h.chunk_id for h in hits])
+                rows, texts = candidates(question, tokens, hits[:SELECT_FROM], chunks[:SELECT_FROM], view.idf)
+                found.append(Evidence(rows, texts, [c.text for c in chunks[:k]]))
+        return found
+
     def encode(self, questions: Sequence[str]) -> np.ndarray:
         """The questions' unit vectors, from the encoder `ask` uses (ONNX or sentence-transformers)."""
         return self._query_encoder(self._index)([self._check_question(q) for q in questions])
 
     def _check_question(self, question: str) -> str:
-        cleaned = " ".join(_printable(question).split())
+        cleaned = " ".join(_MENTION.sub(" ", _printable(question)).split())
         if not cleaned:
             raise UsageError("the question is empty")
         limit = self.settings.max_question_chars

@@ -464,13 +464,13 @@ def sets_table(results: Sequence[SetResult]) -> str:
 def reliability_table(results: Sequence[SetResult]) -> str:
     """Confidence tenth -> per set: labelled questions in it, share of them right, off-topic ones."""
     names = [r.name for r in results]
-    cell = max(16, *(len(n) + 1 for n in names))
+    cell = max(19, *(len(n) + 1 for n in names))
     head = f"{'confidence':<10}" + "".join(f"{n:>{cell}}" for n in names)
-    sub = f"{'':<10}" + "".join(f"{'n':>{cell - 11}}{'right':>6}{'off':>5}" for _ in names)
+    sub = f"{'':<10}" + "".join(f"{'n':>{cell - 12}}{'right':>6}{'off':>6}" for _ in names)
     lines = [head, sub]
     for row in zip(*(r.report.reliability for r in results)):
         label = f"{row[0].low:.1f}-{row[0].high:.1f}"
-        cells = "".join(f"{b.questions:>{cell - 11},}{'-' if b.right is None else f'{b.right:.2f}':>6}{b.offtopic:>5,}" for b in row)
+        cells = "".join(f"{b.questions:>{cell - 12},}{'-' if b.right is None else f'{b.right:.2f}':>6}{b.offtopic:>6,}" for b in row)
         lines.append(f"{label:<10}{cells}")
     lines.append(f"{'ECE':<10}" + "".join(f"{r.report.calibration_error:>{cell}.3f}" for r in results))
     return "\n".join(lines)

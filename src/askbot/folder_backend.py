@@ -135,7 +135,7 @@ def _assemble(changes: Changes, previous: Index | None) -> BuildPlan:
         embeddings=_stack(chunk_parts, changes.dim),
         sentence_embeddings=_stack(sentence_parts, changes.dim),
         sentence_offsets=np.concatenate([[0], np.cumsum([len(c.sentences) for c in chunks])]).astype(np.int64),
-        lexical_texts=[builder.embedding_text(c.title, c.text, c.section) for c in chunks],
+        lexical_texts=[builder.embedding_text(c.text, c.section) for c in chunks],
     )
 
 

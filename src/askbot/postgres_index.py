@@ -318,7 +318,7 @@ def _insert_chunks(conn, collection: str, changes: Changes, next_id: int) -> tup
     chunks = [c for cs in changes.fresh.values() for c in cs]
     sources = [source for source, cs in changes.fresh.items() for _ in cs]  # the document's, as the folder backend files them
     ids = range(next_id, next_id + len(chunks))
-    tokens = tokenize([embedding_text(c.title, c.text, c.section) for c in chunks])
+    tokens = tokenize([embedding_text(c.text, c.section) for c in chunks])
     rows = (
         (collection, i, source, c.start, c.end, len(t), c.sentences, c.terms, c.text, c.section, c.page_start, c.page_end, v)
         for i, source, c, t, v in zip(ids, sources, chunks, tokens, changes.fresh_vectors)

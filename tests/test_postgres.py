@@ -38,7 +38,7 @@ QUESTIONS = (
     "What is the capital of France?",
 )
 CITED = {  # question: the citation of its answer (a section path, a PDF page, a fetched page's URL)
-    "How much disk space does the Zorblat installer need on Linux?": "Zorblat Setup Guide — guide.md · Installation",
+    "How much disk space does the Zorblat installer need on Linux?": "Zorblat Setup Guide — guide.md · Installation › Linux",
     "How often is the Quibble valve replaced?": "Airship Manual (2024-03-05) — manual.pdf, p. 2 · Valves",
     "Which status does the Frobnicator API answer with when rate limited?": "Frobnicator API — https://api.example.org/docs/limits",
 }

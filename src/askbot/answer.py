@@ -85,7 +85,8 @@ def select_answer(
     if decision.confidence < min_confidence:
         return Answer(question, False, None, decision.confidence, passages)
     start, end = answer_span(chunks[rank], found, decision)
-    return Answer(question, True, chunks[rank].text[start:end], decision.confidence, passages, start, end)
+    text = " ".join(chunks[rank].text[start:end].split())  # one line, though it may join two paragraphs or PDF lines
+    return Answer(question, True, text, decision.confidence, passages, start, end)
 
 
 def _passage(hit: Hit, chunk: StoredChunk) -> Passage:
@@ -125,17 +126,28 @@ def with_what_it_needs(found: Candidates, texts: Sequence[str], decision: Decisi
 
 
 def needed_neighbour(found: Candidates, chosen: int) -> int | None:
-    """The sentence before, when the chosen one cannot stand alone (see the module docstring).
+    """The sentence before or after, when the chosen one cannot stand alone (see the module docstring).
 
     A sentence opening with "It" points into its own paragraph. One that says "the phone" for a
     "Which phone ...?" question names its referent wherever the sentence before it is, even
-    across a paragraph break (a news story's second paragraph often opens that way).
+    across a paragraph break (a news story's second paragraph often opens that way). And a
+    sentence that names the question's subject but holds nothing of what it asks ("... on the
+    market as the OnePlus 6.") needs the next one when that one holds what is asked about the
+    subject it leaves unnamed ("... the phone will ... be powered by a Snapdragon 845").
     """
     if found.points_back[chosen] and found.previous[chosen] >= 0:
         return int(found.previous[chosen])
     if found.column("refers_to_asked")[chosen] and found.index[chosen] > 0:
         return chosen - 1  # a chunk's sentences are consecutive candidates
+    after = chosen + 1
+    if after < len(found) and found.passage_rank[after] == found.passage_rank[chosen] and _completes(found, chosen, after):
+        return after
     return None
+
+
+def _completes(found: Candidates, chosen: int, after: int) -> bool:
+    named, relation, in_context = (found.column(c) for c in ("named_share", "relation_share", "named_in_context"))
+    return named[chosen] == 1.0 and relation[chosen] == 0.0 and relation[after] > 0.0 and named[after] == 0.0 and in_context[after] == 1.0
 
 
 def _cut(text: str, start: int, end: int) -> tuple[int, int]:

@@ -36,7 +36,7 @@ from .errors import AskbotError
 from .evidence import CONFIDENCE_FEATURES, JOIN_FEATURES, SENTENCE_FEATURES, Candidates, confidence_row, join_row
 
 MODEL_FILE = Path(__file__).parent / "data" / "answer-model.json"
-MODEL_SHA256 = "1999d113788b69ab6ef393cb2d099a61c33cd31d45be34966b7cbaf2ec160bca"
+MODEL_SHA256 = "d7b38c2c1759334ee82d08889f1ae085909afdac7dddb12864a41809df6fdcd8"
 JOIN_PROBABILITY = 0.1  # a neighbour joins when there is a one-in-ten chance the answer needs it
 
 

@@ -138,5 +138,5 @@ def _highlighted(p: Passage, start: int, end: int) -> str:
         before = "…" + before[cut + 1 if cut >= 0 else len(before) - CONTEXT_CHARS :]
     if len(after) > CONTEXT_CHARS:
         after = fit(after, CONTEXT_CHARS)
-    answer = escape(p.text[start:end])
+    answer = escape(" ".join(p.text[start:end].split()))  # bold does not run across a blank line
     return f"{escape(before)} **{answer}** {escape(after)}".strip()

@@ -90,10 +90,10 @@ def test_passages_do_not_depend_on_the_file_name_or_folder(answers):
 
 
 # Of the 46 questions, the fitted answer model answers this many rightly in every layout (measured
-# 36 as article.txt and sub/9c1e.txt, 35 beside the squad and news slices). The rest: "cpu"/"processor" for "chip" (the small model does not tie
-# them to "Snapdragon"), the CES questions (declined, the sentence never says "trade show" or
-# "website"), and three vague chat questions.
-ANSWERED_RIGHT = 35
+# 37 in each). The rest: "cpu"/"processor" for "chip" and "when's ... out" (the small model does
+# not tie them to the sentence that answers), the CES questions (declined: the sentence never says
+# "trade show" or "website"), and three vague chat questions ("whats next for oneplus").
+ANSWERED_RIGHT = 37
 
 
 @pytest.mark.parametrize("layout", list(LAYOUTS))

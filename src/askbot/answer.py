@@ -7,11 +7,12 @@ picks the candidate, decides whether the sentence before or after joins it, and 
 probability that the answer is right: that probability is the confidence, and below
 ASKBOT_MIN_CONFIDENCE askbot declines.
 
-Two joins are not left to the model, because the answer would not make sense without them: a
+Three joins are not left to the model, because the answer would not make sense without them: a
 sentence that opens by pointing back ("It ...", "However ...") brings the one before it in its
-paragraph, and a sentence that names what a "Which phone ...?" question asks for only as "the
-phone" brings the sentence before it, which names the phone. The model's joins stay inside a
-paragraph; every answer stays within MAX_ANSWER_CHARS.
+paragraph; a sentence that names what a "Which phone ...?" question asks for only as "the
+phone" brings the sentence before it, which names the phone; and a sentence naming only the
+question's subject brings the next one when that one holds what is asked about it. The model's
+joins stay inside a paragraph; every answer stays within MAX_ANSWER_CHARS.
 """
 
 from __future__ import annotations
@@ -85,8 +86,7 @@ def select_answer(
     if decision.confidence < min_confidence:
         return Answer(question, False, None, decision.confidence, passages)
     start, end = answer_span(chunks[rank], found, decision)
-    text = " ".join(chunks[rank].text[start:end].split())  # one line, though it may join two paragraphs or PDF lines
-    return Answer(question, True, text, decision.confidence, passages, start, end)
+    return Answer(question, True, chunks[rank].text[start:end], decision.confidence, passages, start, end)
 
 
 def _passage(hit: Hit, chunk: StoredChunk) -> Passage:

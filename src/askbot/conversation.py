@@ -43,7 +43,6 @@ from .lexical import tokenize
 
 MAX_TURNS = 3  # turns searched for a referent, most recent first
 MIN_SUPPORT = 0.5  # share of the question's own content words the found passage must hold
-TRUSTED_MIN_SUPPORT = 1e-9  # ... and when the rewrite's referent was said in the last turn: any of them
 # An answer from the conversation's own document (see _kept_to_topic) needs any one of the
 # question's words and no least confidence: both chosen leave-one-source-out on dialogs-dev
 # (README, Follow-up questions), where a half of the words or a confidence of 0.01 lost answers.
@@ -535,12 +534,19 @@ class Conversation:
 
     def _rewritten(self, question: str, reading: Reading, query: str, k: int | None, trusted: bool = False) -> Answer:
         answer = self._engine.ask(question, k, query=query)
-        # Only the context matched: the question itself is off-topic. A rewrite of a name the last
-        # turn said is trusted, unless its passage holds none of two or more words of its own.
-        needed = (TRUSTED_MIN_SUPPORT if len(reading.content) >= 2 else 0.0) if trusted else MIN_SUPPORT
-        if answer.answered and support(reading, answer) < needed:
+        if answer.answered and _only_context_matched(reading, answer, trusted):
             return _abstained(answer)
         return answer
+
+
+def _only_context_matched(reading: Reading, answer: Answer, trusted: bool) -> bool:
+    """The rewrite found the conversation's subject but nothing of the question itself: it is
+    off-topic ("Is OnePlus 6 going to rain tomorrow?"). A rewrite of a name the last turn said is
+    trusted unless its passage holds none of two or more words of the question's own."""
+    share = support(reading, answer)
+    if trusted:
+        return len(reading.content) >= 2 and share == 0.0
+    return share < MIN_SUPPORT
 
 
 def topic(answers: Iterable[Answer]) -> str | None:

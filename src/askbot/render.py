@@ -86,7 +86,7 @@ def _answer_body(answer: Answer) -> str:
     top = answer.passages[0]
     return "\n".join(
         [
-            click.style(answer.answer or "", bold=True),
+            click.style(" ".join((answer.answer or "").split()), bold=True),  # one line: an answer may join two paragraphs
             f"Source: {source_line(top)}",
             f"Confidence: {answer.confidence:.2f}",
         ]

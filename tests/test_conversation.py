@@ -12,7 +12,7 @@ import json
 import pytest
 
 from askbot.answer import Answer
-from askbot.conversation import Kind, entities, kind_of, read_question
+from askbot.conversation import Kind, entities, kind_of, make_turn, read_question, standalone_query
 from askbot.errors import UsageError
 from askbot.render import rewrite_note
 from conftest import SEED_DOCS, SLICE
@@ -149,6 +149,19 @@ def test_which_questions_need_context(question, needs_context):
 )
 def test_rewrite_note(question, query, note):
     assert rewrite_note(Answer(question, True, "x", 0.9, [], query=query)) == note
+
+
+@pytest.mark.parametrize(
+    ("previous", "follow_up", "query"),
+    [
+        ("Where does Fu Zhenguo work?", "And Liu Yaoying?", "Where does Liu Yaoying work?"),  # a person: never the focus
+        ("Why was ZTE fined?", "What about Huawei?", "Why was Huawei fined?"),
+        ("Why was ZTE fined?", "And the amount?", "the amount of ZTE?"),
+    ],
+)
+def test_a_fragment_naming_something_takes_the_place_of_the_previous_questions_name(previous, follow_up, query):
+    turn = make_turn(Answer(previous, False, None, 0.0, []), None)
+    assert standalone_query(read_question(follow_up), [turn]) == query
 
 
 # -- dialogues through the engine --------------------------------------------------------------

@@ -378,8 +378,9 @@ def complete(reading: Reading, turns: Sequence[Turn]) -> str | None:
     previous = turns[0]
     if reading.fragment is not None:
         names = entities([reading.fragment], trust_openers=True)
-        if names and previous.focus and previous.focus in previous.query:
-            return re.sub(rf"\b{re.escape(previous.focus)}\b", names[0], previous.query)  # "And Huawei?"
+        named_before = [n for n in (previous.focus, *entities([previous.query], trust_openers=True)) if n and n in previous.query]
+        if names and named_before:  # "And Huawei?"; "Where does Fu Zhenguo work?" "And Liu Yaoying?"
+            return re.sub(rf"\b{re.escape(named_before[0])}\b", names[0], previous.query)
         topic = previous.focus or (names[0] if names else None)
         if names or topic is None:
             return f"{previous.query.rstrip('?')} {reading.fragment}?"

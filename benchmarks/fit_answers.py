@@ -37,7 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from askbot import answer_model, cues, evidence  # noqa: E402
-from askbot.answer import MAX_ANSWER_CHARS, SELECT_FROM, _cut, needed_neighbour  # noqa: E402
+from askbot.answer import MAX_ANSWER_CHARS, _cut, needed_neighbour, passage_order  # noqa: E402
 from askbot.answer_model import AnswerModel, Linear  # noqa: E402
 from askbot.evaluation import K, holds, load_questions  # noqa: E402
 
@@ -252,8 +252,7 @@ def answer_all(g: Gathered, questions: np.ndarray, ranker: Linear, join: Linear)
         else:
             right.append((g.with_previous if neighbour == c.previous[chosen] else g.with_next)[base + chosen])
             chars.append(c.lengths[chosen] + c.lengths[neighbour] + 1)
-        rank = int(c.passage_rank[chosen])
-        order = [rank] + [r for r in range(K) if r != rank]
+        order = passage_order(c, chosen, scores, K)
         r1.append(g.passage_gold[q, order[0]])
         r3.append(g.passage_gold[q, order[:3]].any())
     return Outcome(np.array(right), np.array(rows), np.array(chars), np.array(r1), np.array(r3), g.offtopic[questions])

@@ -1,6 +1,12 @@
-"""Facts of the seed article, checked by reading it: the answer sentence must hold them."""
+"""Facts of the seed article, checked by reading it: the answer sentence must hold them; and
+how the passages around an answer are ordered."""
 
+from types import SimpleNamespace
+
+import numpy as np
 import pytest
+
+from askbot.answer import passage_order
 
 SEED_FACTS = [
     ("What chip powers the OnePlus 6?", "Snapdragon 845"),
@@ -68,3 +74,11 @@ def test_headline_answer_carries_source_date_and_offsets(seed_engine):
 def test_k_limits_passages(seed_engine):
     assert len(seed_engine.ask("Who is the CEO of OnePlus?", k=1).passages) == 1
     assert len(seed_engine.ask("Who is the CEO of OnePlus?", k=3).passages) == 3
+
+
+def test_passages_show_the_answers_first_then_the_others_by_the_best_answer_they_hold():
+    # candidates of search ranks 0, 0, 1, 2, 3 (five passages found, four competed)
+    found = SimpleNamespace(passage_rank=np.array([0, 0, 1, 2, 3]))
+    scores = np.array([1.0, 2.5, 3.0, 0.5, 2.0])
+    assert passage_order(found, 2, scores, 5) == [1, 0, 3, 2, 4]
+    assert passage_order(found, 3, scores, 5) == [2, 1, 0, 3, 4]

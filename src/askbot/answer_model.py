@@ -111,6 +111,7 @@ class Decision:
     chosen: int  # candidate index
     neighbour: int | None  # the candidate joining it, if any
     confidence: float
+    scores: np.ndarray  # the ranker's score of every candidate
 
 
 def decide(found: Candidates, model: AnswerModel) -> Decision:
@@ -119,7 +120,7 @@ def decide(found: Candidates, model: AnswerModel) -> Decision:
     chosen = int(np.argmax(scores))
     probability = choice_probability(found, scores, chosen)
     confidence = float(model.confidence(confidence_row(found, chosen, probability)[None, :])[0])
-    return Decision(chosen, joining_neighbour(found, chosen, scores, model.join), confidence)
+    return Decision(chosen, joining_neighbour(found, chosen, scores, model.join), confidence, scores)
 
 
 def choice_probability(found: Candidates, scores: np.ndarray, chosen: int) -> float:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from askbot.cues import answer_pattern, holds_new
+from askbot.cues import answer_pattern, holds_new, names_and_numbers
 
 
 @pytest.mark.parametrize(
@@ -21,3 +21,17 @@ from askbot.cues import answer_pattern, holds_new
 )
 def test_sentence_holds_a_new_fact_of_the_wanted_kind(question, sentence, expected):
     assert holds_new(sentence, answer_pattern(question), question) is expected
+
+
+@pytest.mark.parametrize(
+    ("question", "named"),
+    [
+        ("What chip powers the OnePlus 6?", "OnePlus 6"),
+        ("what cpu does the oneplus 6 have", "oneplus 6"),  # typed in chat: the number names it
+        ("@everyone which phone has the Snapdragon 845", "Snapdragon 845"),
+        ("what happened in 2018", "in 2018"),  # "in" is a stop word, dropped when tokenized
+        ("what is the capital of france", ""),
+    ],
+)
+def test_names_and_numbers_of_a_question(question, named):
+    assert names_and_numbers(question) == named

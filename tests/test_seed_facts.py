@@ -90,17 +90,18 @@ def test_passages_do_not_depend_on_the_file_name_or_folder(answers):
 
 
 # Of the 46 questions, the fitted answer model answers this many rightly in every layout (measured
-# 37 in each). The rest: "cpu"/"processor" for "chip" and "when's ... out" (the small model does
-# not tie them to the sentence that answers), the CES questions (declined: the sentence never says
-# "trade show" or "website"), and three vague chat questions ("whats next for oneplus").
-ANSWERED_RIGHT = 37
+# 39 in each). The rest: "processor"/"cpu" for "chip" asked of "the next OnePlus flagship" (the
+# small model does not tie them to the sentence that answers), the CES questions (declined: the
+# sentence never says "trade show" or "website"), and three vague chat questions ("whats next for
+# oneplus").
+ANSWERED_RIGHT = 39
 
 
 @pytest.mark.parametrize("layout", list(LAYOUTS))
 def test_seed_facts_are_answered(answers, layout):
     right = [q.question for q, a in zip(FACTS, answers(layout)) if a.answered and ev.holds(a.answer, q.answers)]
     assert len(right) >= ANSWERED_RIGHT
-    assert "What chip powers the OnePlus 6?" in right
+    assert {"What chip powers the OnePlus 6?", "what cpu does the oneplus 6 have", "when's the oneplus 6 out"} <= set(right)
 
 
 def test_answers_do_not_depend_on_the_file_name_or_folder(answers):

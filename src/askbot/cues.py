@@ -64,9 +64,16 @@ def holds_new(sentence: str, pattern: re.Pattern | None, question: str) -> bool:
     return any(m.group(0).lower() not in q for m in pattern.finditer(sentence))
 
 
+# A word right before a number is part of its name even typed in lower case ("oneplus 6",
+# "windows 11"); the stop words this catches ("in 2018") are dropped when the names are tokenized.
+_NAMED_BY_NUMBER = re.compile(r"\b[^\W\d_][\w’'\-]*(?=\s+\d)")
+
+
 def names_and_numbers(question: str) -> str:
-    """The question's capitalised words and numbers ("OnePlus 6"): what a sentence can name itself."""
-    return " ".join(_NAMED.findall(_question_text(question)))
+    """The question's capitalised words and numbers ("OnePlus 6", "oneplus 6"): what a sentence can name itself."""
+    text = _question_text(question)
+    found = {m.start(): m.group() for pattern in (_NAMED, _NAMED_BY_NUMBER) for m in pattern.finditer(text)}
+    return " ".join(found[start] for start in sorted(found))
 
 
 def asked_thing(question: str) -> str | None:

@@ -36,7 +36,7 @@ from .errors import AskbotError
 from .evidence import CONFIDENCE_FEATURES, JOIN_FEATURES, SENTENCE_FEATURES, Candidates, confidence_row, join_row
 
 MODEL_FILE = Path(__file__).parent / "data" / "answer-model.json"
-MODEL_SHA256 = "6433fd502764fc435ccc0b1fde9bdeff770cc4c69419000df7b3f517cdeef1e9"
+MODEL_SHA256 = "43942910f079b2d8e0e7d2f7312c1fe24026e996cae9ee943af75de6a14676a0"
 # A neighbour joins when there is a 3% chance the answer needs it. Joining costs length, not
 # correctness: a question often paraphrases the sentence before its answer ("... a Rhine
 # straightening program" / "The rate of flow was increased"). From 0.10 to 0.03, answers right

@@ -51,6 +51,7 @@ SENTENCE_FEATURES = (
     "passage_rank",
     "opens_paragraph",  # a paragraph's first sentence (a news story's lede), wherever the passage starts
     "log_length",
+    "pair_share",  # share of the question's adjacent term pairs ("rate flow") adjacent in the sentence too
 )
 JOIN_FEATURES = (
     "is_previous",  # the neighbour comes before the chosen sentence
@@ -125,6 +126,7 @@ def candidates(
     relation = set(weights) - named
     asked = asked_thing(question)
     question_lower = question.lower()
+    pairs = set(zip(query_tokens, query_tokens[1:]))
     rows, texts, places = [], [], []
     for rank, (hit, chunk) in enumerate(zip(hits, chunks)):
         spans = [(a - chunk.start, b - chunk.start) for a, b in chunk.sentences]
@@ -134,7 +136,7 @@ def candidates(
         share = sum(t in everything for t in weights) / len(weights) if weights else 0.0
         passage = (share, _coverage(everything, weights), len(named & everything) / len(named) if named else 0.0)
         first = len(rows)
-        for i, ((a, b), tokens, cosine) in enumerate(zip(spans, token_sets, hit.sentences)):
+        for i, ((a, b), tokens, terms, cosine) in enumerate(zip(spans, token_sets, chunk.terms, hit.sentences)):
             text = chunk.text[a:b]
             context = _coverage(tokens | token_sets[i - 1], weights) - own[i] if i and not named & tokens else 0.0
             around = tokens | token_sets[i - 1] if i else tokens
@@ -166,6 +168,7 @@ def candidates(
                 float(rank),
                 float(not joins_before),
                 math.log(max(len(text), 1)),
+                len(pairs & set(zip(terms, terms[1:]))) / len(pairs) if pairs else 0.0,
             ))
             texts.append(text)
             places.append((rank, i, first + i - 1 if joins_before else -1, *passage))

@@ -364,7 +364,7 @@ def test_dialogs_slice_follow_ups_keep_to_the_story(cli, tmp_path):
     assert result.exit_code == 0, result.stderr
     report = {key: (cell["hits"], cell["turns"]) for key, cell in json.loads(result.stdout).items()}
     assert report["all/first turns/chat"] == report["all/first turns/alone"]  # no context yet: the same answers
-    assert report["all/first turns/chat"][0] >= 7  # 8 with the hand-set selector; all of dialogs-dev: 0.410 then, 0.424 now
+    assert report["all/first turns/chat"][0] >= 7  # 8 with the hand-set selector; all of dialogs-dev: 0.410 then, 0.438 now
     # 14 with the hand-set selector and titles in search; 9 now: the misses are the wrong sentence
     # of the right story (all of dialogs-dev: follow-ups 0.415 then, 0.396 now; README). The
     # pair_share feature traded "how many rivers are mentioned?" here for other follow-ups of

@@ -12,8 +12,8 @@ sentence that opens by pointing back ("It ...", "However ...") brings the one be
 paragraph; a sentence that names what a "Which phone ...?" question asks for only as "the
 phone" brings the sentence before it, which names the phone; and a sentence naming only the
 question's subject brings the next one when that one goes on about the subject without naming
-it. The model's
-joins stay inside a paragraph; every answer stays within MAX_ANSWER_CHARS.
+it. The model's joins stay inside a paragraph; every answer stays within MAX_ANSWER_CHARS. The
+passages are shown with the answer's first, then in the order of the best answer each holds.
 """
 
 from __future__ import annotations

@@ -23,9 +23,11 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
+from . import proximity
 from .answer_model import AnswerModel, Decision, decide, shipped
 from .backend import IndexView
 from .evidence import Candidates, candidates
+from .proximity import Position
 from .search import Hit
 from .store import StoredChunk
 
@@ -77,12 +79,16 @@ def select_answer(
     index: IndexView,
     min_confidence: float,
     model: AnswerModel | None = None,
+    near: Position | None = None,
 ) -> Answer:
+    """The answer from the first SELECT_FROM passages; `near` is where a conversation's last
+    answer was (proximity.py), None for a question asked alone."""
     passages = [_passage(h, c) for h, c in zip(hits, chunks)]
     if not passages:
         return Answer(question, False, None, 0.0, [])
     found, texts = candidates(question, query_tokens, hits[:SELECT_FROM], chunks[:SELECT_FROM], index.idf)
-    decision = with_what_it_needs(found, texts, decide(found, model or shipped()))
+    closeness = proximity.bonus(found, chunks, near)
+    decision = with_what_it_needs(found, texts, decide(found, model or shipped(), closeness))
     rank = int(found.passage_rank[decision.chosen])
     passages = [passages[r] for r in passage_order(found, decision.chosen, decision.scores, len(passages))]
     if decision.confidence < min_confidence:

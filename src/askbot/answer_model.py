@@ -114,11 +114,14 @@ class Decision:
     scores: np.ndarray  # the ranker's score of every candidate
 
 
-def decide(found: Candidates, model: AnswerModel) -> Decision:
-    """The answering candidate, its joining neighbour and the confidence that it is right."""
-    scores = model.ranker.score(found.features)
+def decide(found: Candidates, model: AnswerModel, bonus: np.ndarray | None = None) -> Decision:
+    """The answering candidate, its joining neighbour and the confidence that it is right;
+    `bonus` is added to the ranker's scores to choose (proximity.py: close to a conversation's
+    last answer), the confidence stays the fitted scores' probability of the chosen one."""
+    fitted = model.ranker.score(found.features)
+    scores = fitted if bonus is None else fitted + bonus
     chosen = int(np.argmax(scores))
-    probability = choice_probability(found, scores, chosen)
+    probability = choice_probability(found, fitted, chosen)
     confidence = float(model.confidence(confidence_row(found, chosen, probability)[None, :])[0])
     return Decision(chosen, joining_neighbour(found, chosen, scores, model.join), confidence, scores)
 

@@ -39,6 +39,7 @@ from enum import Enum
 from typing import Generic, Protocol, TypeVar
 
 from .answer import Answer
+from .proximity import Position
 from .lexical import tokenize
 
 MAX_TURNS = 3  # turns searched for a referent, most recent first
@@ -57,7 +58,7 @@ class Asker(Protocol):
 
     def ask(
         self, question: str, k: int | None = None, *, query: str | None = None, within: str | None = None,
-        min_confidence: float | None = None,
+        min_confidence: float | None = None, near: Position | None = None,
     ) -> Answer: ...  # fmt: skip
 
 
@@ -472,9 +473,10 @@ class Conversation:
             turns = list(reversed(self._turns))
             reading = read_question(question)
             referent = _referent(reading, turns)
-            answer = self._answer(question, reading, turns, referent, k)
+            near = _position(turns)
+            answer = self._answer(question, reading, turns, referent, k, near)
             if turns:
-                answer = self._kept_to_topic(reading, topic(t.answer for t in turns), answer, k)
+                answer = self._kept_to_topic(reading, topic(t.answer for t in turns), answer, k, near)
             self._turns.append(make_turn(answer, turns[0] if turns else None, referent))
             return answer
 
@@ -488,7 +490,9 @@ class Conversation:
         with self._lock:
             self._turns.clear()
 
-    def _answer(self, question: str, reading: Reading, turns: list[Turn], referent: str | None, k: int | None) -> Answer:
+    def _answer(
+        self, question: str, reading: Reading, turns: list[Turn], referent: str | None, k: int | None, near: Position | None,
+    ) -> Answer:  # fmt: skip
         """The rewrite's answer or the question's own, whichever the conversation supports.
 
         A question that stands alone is searched alone, and rewritten only when that abstains.
@@ -497,19 +501,20 @@ class Conversation:
         Lau") is searched rewritten first. One whose reference only a passage's name could fill
         is searched both ways, and the rewrite wins only on equal or more confidence: "their"
         in "What tool do stratigraphers use to see their data?" points inside the question, and
-        the question alone says so.
+        the question alone says so. A question that leans on the conversation (a rewrite, or a
+        reference nothing resolved) prefers answers near the last one (`near`).
         """
         query = standalone_query(reading, turns) if turns else None
         if query is None:
-            return self._engine.ask(question, k)
+            return self._engine.ask(question, k, near=near if reading.references or reading.elliptical else None)
         if not reading.needs_context:
             alone = self._engine.ask(question, k)
             if alone.answered:
                 return alone
-            expanded = self._rewritten(question, reading, query, k)
+            expanded = self._rewritten(question, reading, query, k, near)
             return expanded if expanded.answered else alone
         said = _said(referent, turns[0])
-        rewritten = self._rewritten(question, reading, query, k, trusted=said)
+        rewritten = self._rewritten(question, reading, query, k, near, trusted=said)
         if reading.elliptical or (rewritten.answered and said):
             return rewritten  # "And the price?" alone would match any price in the documents
         alone = self._engine.ask(question, k)
@@ -517,7 +522,7 @@ class Conversation:
             return rewritten
         return alone if alone.answered else rewritten
 
-    def _kept_to_topic(self, reading: Reading, document: str | None, answer: Answer, k: int | None) -> Answer:
+    def _kept_to_topic(self, reading: Reading, document: str | None, answer: Answer, k: int | None, near: Position | None) -> Answer:
         """The answer from the conversation's document when the follow-up's own evidence is weak.
 
         A follow-up the engine would decline, or one that names nothing of its own ("How old is
@@ -530,11 +535,13 @@ class Conversation:
         names_its_subject = bool(reading.names) and not reading.needs_context
         if document is None or (answer.answered and (names_its_subject or _source(answer) == document)):
             return answer
-        found = self._engine.ask(reading.question, k, query=answer.query, within=document, min_confidence=TOPIC_MIN_CONFIDENCE)
+        found = self._engine.ask(reading.question, k, query=answer.query, within=document, min_confidence=TOPIC_MIN_CONFIDENCE, near=near)
         return found if found.answered and support(reading, found) >= TOPIC_MIN_SUPPORT else answer
 
-    def _rewritten(self, question: str, reading: Reading, query: str, k: int | None, trusted: bool = False) -> Answer:
-        answer = self._engine.ask(question, k, query=query)
+    def _rewritten(
+        self, question: str, reading: Reading, query: str, k: int | None, near: Position | None, trusted: bool = False,
+    ) -> Answer:  # fmt: skip
+        answer = self._engine.ask(question, k, query=query, near=near)
         if answer.answered and _only_context_matched(reading, answer, trusted):
             return _abstained(answer)
         return answer
@@ -561,6 +568,15 @@ def topic(answers: Iterable[Answer]) -> str | None:
         for source, score in best.items():
             scores[source] = scores.get(source, 0.0) + score
     return max(scores, key=scores.__getitem__) if scores else None
+
+
+def _position(turns: Sequence[Turn]) -> Position | None:
+    """Where the most recent answer starts in its document (turns most recent first)."""
+    for turn in turns:
+        answer = turn.answer
+        if answer.answered and answer.passages and answer.answer_start is not None:
+            return Position(answer.passages[0].source, answer.passages[0].start + answer.answer_start)
+    return None
 
 
 def _source(answer: Answer) -> str | None:

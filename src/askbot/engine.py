@@ -33,6 +33,7 @@ from .evidence import Candidates, candidates
 from .index import REBUILD
 from .lexical import tokenize
 from .precision import Encoding
+from .proximity import Position
 from .search import document_search, hybrid_search
 from .settings import Settings
 
@@ -118,22 +119,26 @@ class Engine:
 
     def ask(
         self, question: str, k: int | None = None, *, query: str | None = None, within: str | None = None,
-        min_confidence: float | None = None,
+        min_confidence: float | None = None, near: Position | None = None,
     ) -> Answer:  # fmt: skip
         """Answer a question; with `query`, search that standalone rewrite of it instead; with
         `within`, search only the passages of that document (a conversation's topic), answering
-        from `min_confidence` on (the engine's threshold unless given)."""
+        from `min_confidence` on (the engine's threshold unless given); with `near` (where a
+        conversation's last answer was), prefer answers close to it."""
         if query is None and within is None:
-            return self.ask_many([question], k)[0]
+            return self.ask_many([question], k, near=near)[0]
         question = self._check_question(question)
         searched = self._check_question(query or question)
         if within is None:
-            answer = self.ask_many([searched], k)[0]
+            answer = self.ask_many([searched], k, near=near)[0]
         else:
-            answer = self.ask_within(searched, within, k, min_confidence=min_confidence)
+            answer = self.ask_within(searched, within, k, min_confidence=min_confidence, near=near)
         return replace(answer, question=question, query=searched if searched != question else None)
 
-    def ask_within(self, question: str, source: str, k: int | None = None, *, min_confidence: float | None = None) -> Answer:
+    def ask_within(
+        self, question: str, source: str, k: int | None = None, *, min_confidence: float | None = None,
+        near: Position | None = None,
+    ) -> Answer:  # fmt: skip
         """Answer from the passages of one document (`source`, as Passage.source names it),
         scored as `ask` scores every passage; not answered when the index does not hold it."""
         settings = self.settings
@@ -146,18 +151,21 @@ class Engine:
         with index.reading() as view:
             hits = document_search(view, vector, tokens, source, max(k, SELECT_FROM), settings.dense_weight)
             chunks = view.chunks([h.chunk_id for h in hits])
-            answer = select_answer(question, tokens, hits, chunks, view, threshold)
+            answer = select_answer(question, tokens, hits, chunks, view, threshold, near=near)
         return _trim(answer, k)
 
     def conversation(self) -> Conversation:
         """A new conversation: its questions are read in the context of the ones before."""
         return Conversation(self)
 
-    def ask_many(self, questions: Sequence[str], k: int | None = None, *, settings: Settings | None = None) -> list[Answer]:
+    def ask_many(
+        self, questions: Sequence[str], k: int | None = None, *, settings: Settings | None = None, near: Position | None = None,
+    ) -> list[Answer]:  # fmt: skip
         """Answer several questions with one batched encode.
 
         settings: answer with these query-time settings (fusion weight, threshold) instead of
         the engine's own, on the same index; `askbot eval --tune` compares them this way.
+        near: where a conversation's last answer was (see `ask`).
         """
         settings = settings or self.settings
         k = k or settings.top_k
@@ -172,7 +180,7 @@ class Engine:
                 tokens = tokenize([question])[0]
                 hits = hybrid_search(view, vector, tokens, max(k, SELECT_FROM), settings.dense_weight)
                 chunks = view.chunks([h.chunk_id for h in hits])
-                answer = select_answer(question, tokens, hits, chunks, view, settings.min_confidence)
+                answer = select_answer(question, tokens, hits, chunks, view, settings.min_confidence, near=near)
                 answers.append(_trim(answer, k))
         return answers
 

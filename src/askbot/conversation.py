@@ -39,8 +39,8 @@ from enum import Enum
 from typing import Generic, Protocol, TypeVar
 
 from .answer import Answer
-from .proximity import Position
 from .lexical import tokenize
+from .proximity import Position
 
 MAX_TURNS = 3  # turns searched for a referent, most recent first
 MIN_SUPPORT = 0.5  # share of the question's own content words the found passage must hold
@@ -506,7 +506,8 @@ class Conversation:
         """
         query = standalone_query(reading, turns) if turns else None
         if query is None:
-            return self._engine.ask(question, k, near=near if reading.references or reading.elliptical else None)
+            leans = bool(reading.references) or reading.elliptical  # "When does it open?" with nothing to put for "it"
+            return self._engine.ask(question, k, near=near if leans else None)
         if not reading.needs_context:
             alone = self._engine.ask(question, k)
             if alone.answered:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 
@@ -26,7 +26,7 @@ RED, BLUE = "The red door on the east side opens at nine", "The blue door on the
 
 
 @pytest.fixture(scope="module")
-def doors(tmp_path_factory) -> Engine:
+def doors(tmp_path_factory) -> Iterator[Engine]:
     folder = tmp_path_factory.mktemp("doors")
     (folder / "docs").mkdir()
     (folder / "docs" / "doors.txt").write_text(DOORS, encoding="utf-8")

@@ -366,9 +366,9 @@ def test_dialogs_slice_follow_ups_keep_to_the_story(cli, tmp_path):
     assert report["all/first turns/chat"] == report["all/first turns/alone"]  # no context yet: the same answers
     assert report["all/first turns/chat"][0] >= 7  # 8 with the hand-set selector; all of dialogs-dev: 0.410 then, 0.438 now
     # 14 with the hand-set selector and titles in search; 9 with issue 11's retrieval and answer
-    # model (the misses: the wrong sentence of the right story), 12 now that answers near the last
-    # answer are preferred (all of dialogs-dev: follow-ups 0.415, 0.396, 0.424; README).
-    assert report["all/follow-ups/chat"][0] >= 12 and report["all/follow-ups/chat"][1] == 15
+    # model (the misses: the wrong sentence of the right story), 13 now that answers near the last
+    # answer are preferred (all of dialogs-dev: follow-ups 0.415, 0.396, 0.433; README).
+    assert report["all/follow-ups/chat"][0] >= 13 and report["all/follow-ups/chat"][1] == 15
     assert report["all/follow-ups/alone"][0] <= 7
 
 

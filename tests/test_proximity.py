@@ -41,6 +41,8 @@ def test_an_answer_near_the_given_position_is_preferred(doors, question):
     assert doors.ask(question).answer.startswith(RED)  # search's choice, asked alone
     assert doors.ask(question, near=Position("doors.txt", DOORS.index(RED))).answer.startswith(RED)
     assert doors.ask(question, near=Position("doors.txt", DOORS.index(BLUE))).answer.startswith(BLUE)
+    halfway = (DOORS.index(RED) + DOORS.index(BLUE)) // 2
+    assert doors.ask(question, near=Position("doors.txt", halfway)).answer.startswith(BLUE)  # reading goes forward
     elsewhere = doors.ask(question, near=Position("other.txt", 0))
     assert (elsewhere.answer, elsewhere.confidence) == (doors.ask(question).answer, doors.ask(question).confidence)
 

@@ -111,7 +111,7 @@ class Decision:
     chosen: int  # candidate index
     neighbour: int | None  # the candidate joining it, if any
     confidence: float
-    scores: np.ndarray  # the ranker's score of every candidate
+    scores: np.ndarray  # what the choice was made on: the ranker's score of every candidate, plus any bonus
 
 
 def decide(found: Candidates, model: AnswerModel, bonus: np.ndarray | None = None) -> Decision:

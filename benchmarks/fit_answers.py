@@ -95,16 +95,17 @@ def gather(name: str, eval_root: Path, indexes: Path) -> Gathered:
 
     settings = Settings(docs_dir=eval_root / name / "docs", index_dir=indexes / name)
     with ev.evaluation_engine(settings, fresh=False, notify=lambda m: print(f"{name}: {m}", file=sys.stderr)) as (engine, _):
-        gathered_by = inspect.getsource(evidence) + inspect.getsource(cues)
+        labelled = load_questions(eval_root / name / "questions.jsonl")
+        offtopic = load_questions(eval_root / OFFTOPIC_FROM[name] / "questions.jsonl", labelled=False)
+        titles = [json.loads(line).get("title", "") for line in (eval_root / name / "questions.jsonl").read_text().splitlines() if line.strip()]
+        asked = [q.question for q in labelled + offtopic]
+        # The cache holds what these questions found with this code on this index build.
+        gathered_by = inspect.getsource(evidence) + inspect.getsource(cues) + json.dumps([asked, [q.answers for q in labelled], titles])
         key = hashlib.sha256((engine._index.identity + gathered_by).encode()).hexdigest()[:16]
         cache = indexes / "fit-cache" / f"{name}-{key}.npz"
         if cache.exists():
             return Gathered(**dict(np.load(cache)))
-        labelled = load_questions(eval_root / name / "questions.jsonl")
-        offtopic = load_questions(eval_root / OFFTOPIC_FROM[name] / "questions.jsonl", labelled=False)
-        titles = [json.loads(line).get("title", "") for line in (eval_root / name / "questions.jsonl").read_text().splitlines() if line.strip()]
         started = time.perf_counter()
-        asked = [q.question for q in labelled + offtopic]
         found = [f for i in range(0, len(asked), 256) for f in engine.evidence(asked[i : i + 256], K)]
         print(f"{name}: {len(found)} questions gathered in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     golds = [q.answers for q in labelled] + [()] * len(offtopic)

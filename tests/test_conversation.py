@@ -11,8 +11,8 @@ import json
 
 import pytest
 
-from askbot.answer import Answer
-from askbot.conversation import Kind, entities, kind_of, make_turn, read_question, standalone_query
+from askbot.answer import Answer, Passage
+from askbot.conversation import Kind, Turn, entities, kind_of, make_turn, read_question, standalone_query
 from askbot.errors import UsageError
 from askbot.render import rewrite_note
 from conftest import SEED_DOCS, SLICE
@@ -162,6 +162,52 @@ def test_rewrite_note(question, query, note):
 def test_a_fragment_naming_something_takes_the_place_of_the_previous_questions_name(previous, follow_up, query):
     turn = make_turn(Answer(previous, False, None, 0.0, []), None)
     assert standalone_query(read_question(follow_up), [turn]) == query
+
+
+def said(question: str, answer: str | None = None, passage: str | None = None) -> Answer:
+    """A turn's answer as the engine gives it: declined, or `answer` found in `passage`."""
+    if answer is None:
+        return Answer(question, False, None, 0.0, [])
+    text = passage or answer
+    start = text.index(answer)
+    found = Passage(0, text, "a.txt", "A", None, 0.8, 0, len(text))
+    return Answer(question, True, answer, 0.6, [found], start, start + len(answer))
+
+
+def asked(*answers: Answer) -> list[Turn]:
+    """The turns of these answers, oldest first, returned most recent first (as resolved)."""
+    turns = []
+    for answer in answers:
+        turns.append(make_turn(answer, turns[-1] if turns else None))
+    return turns[::-1]
+
+
+SPIKE_AND_OLIVER = said("are spike and Oliver friends ?", "Oliver is a grey cat.", "Oliver is a grey cat. His sister Spike is small.")
+HUAWEI_AND_ZTE = said("Why were Huawei and ZTE fined?")
+PETE_LAU_AND_CARL_PEI = said("When did Pete Lau and Carl Pei found OnePlus?")
+ONEPLUS = said("Who is the CEO of OnePlus?")
+MAKERS = said("Who makes phones?", "Phones are made by Huawei, ZTE and OnePlus.")
+
+
+@pytest.mark.parametrize(
+    ("answers", "follow_up", "query"),
+    [
+        # "Spike" as the passage spells it
+        ([SPIKE_AND_OLIVER], "do they both love christmas ?", "do Spike and Oliver both love christmas ?"),
+        ([HUAWEI_AND_ZTE], "What did they sell?", "What did Huawei and ZTE sell?"),
+        ([HUAWEI_AND_ZTE, said("How much was the fine?")], "Why were they fined?", "Why were Huawei and ZTE fined?"),
+        ([MAKERS], "Where do they sell them?", "Where do Huawei, ZTE and OnePlus sell them?"),
+        # one name: as before
+        ([ONEPLUS], "Where do they sell phones?", "Where do OnePlus sell phones?"),
+        ([HUAWEI_AND_ZTE, ONEPLUS], "Where do they sell phones?", "Where do OnePlus sell phones?"),  # the last name wins
+        # a singular pronoun takes one name: a person's, and "Spike" and "Oliver" are not shaped like people
+        ([PETE_LAU_AND_CARL_PEI], "Where was he speaking?", "Where was Pete Lau speaking?"),
+        ([SPIKE_AND_OLIVER], "is he tall ?", None),
+        ([HUAWEI_AND_ZTE], "Why was it fined?", "Why was Huawei fined?"),
+    ],
+)
+def test_they_after_names_joined_by_and_takes_them_all(answers, follow_up, query):
+    assert standalone_query(read_question(follow_up), asked(*answers)) == query
 
 
 # -- dialogues through the engine --------------------------------------------------------------

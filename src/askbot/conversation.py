@@ -5,7 +5,8 @@ turns (the question, the query searched, the answer and its passage) and reads e
 question before it is searched:
 
 - references ("it", "his", "the company", "that phone") are replaced by the entity of the
-  right kind from the recent turns: "When will OnePlus 6 arrive?";
+  right kind from the recent turns: "When will OnePlus 6 arrive?"; "they" after "Why were
+  Huawei and ZTE fined?" by both names;
 - elliptical questions ("Why?", "How much?", "And Huawei?", "What about the price?") are
   completed from the previous query: "Why was ZTE fined?";
 - a question that stands on its own is searched as it is, so a change of topic is never
@@ -111,6 +112,7 @@ PRONOUNS: dict[str, tuple[tuple[Kind, ...], bool]] = {  # word -> (kinds wanted,
     **{w: ((Kind.ORG, Kind.THING), False) for w in ("they", "them", "themselves")},
     **{w: ((Kind.ORG, Kind.THING), True) for w in ("their", "theirs")},
 }
+PLURAL_PRONOUNS = frozenset(("they", "them", "themselves", "their", "theirs"))
 REFERENCE_NOUNS: dict[str, Kind] = {
     **dict.fromkeys(("company", "firm", "maker", "manufacturer", "brand", "vendor", "business"), Kind.ORG),
     **dict.fromkeys(("phone", "smartphone", "handset", "device", "flagship"), Kind.PRODUCT),
@@ -230,6 +232,7 @@ class Reference:
     text: str
     kinds: tuple[Kind, ...]  # wanted, in order of preference
     possessive: bool
+    plural: bool  # "they", "their": may mean names joined by "and"
 
 
 @dataclass(frozen=True)
@@ -275,8 +278,8 @@ def read_question(question: str) -> Reading:
 
 def _references(question: str) -> Iterable[Reference]:
     for m in _REFERENCE.finditer(question):
-        if m.group("pronoun"):
-            word = m.group("pronoun").lower()
+        word = (m.group("pronoun") or "").lower()
+        if word:
             kinds, possessive = PRONOUNS[word]
             if word == "her":  # "her phone" is possessive, "ask her" is not
                 possessive = bool(re.match(r"\s+\w", question[m.end() :]))
@@ -284,7 +287,7 @@ def _references(question: str) -> Iterable[Reference]:
                 kinds = (Kind.ORG, *kinds)
         else:
             kinds, possessive = (REFERENCE_NOUNS[m.group("noun").lower()],), bool(m.group("poss"))
-        yield Reference(m.start(), m.end(), m.group(), kinds, possessive)
+        yield Reference(m.start(), m.end(), m.group(), kinds, possessive, plural=word in PLURAL_PRONOUNS)
 
 
 def _next_word(text: str, start: int) -> str:
@@ -344,6 +347,34 @@ def resolve(kinds: Sequence[Kind], turns: Sequence[Turn]) -> str | None:
     return None
 
 
+def resolve_pair(turns: Sequence[Turn]) -> str | None:
+    """Names joined by "and" in what a turn asked or answered ("Huawei and ZTE"), for "they".
+
+    Only the most recent turn that names anything is read: after "Who is the CEO of OnePlus?"
+    an older "Huawei and ZTE" is no longer what "they" means.
+    """
+    for turn in turns:
+        said = (turn.question, turn.query, turn.answer.answer or "")
+        pair = next(filter(None, (_joined_names(text, turn.candidates) for text in said)), None)
+        if pair or entities([turn.query], trust_openers=True):
+            return pair
+    return None
+
+
+def _joined_names(text: str, names: Sequence[str]) -> str | None:
+    """The first "X and Y" (or "W, X and Y") in `text` joining `names`, spelled as `names` spell
+    them: a question typed in lower case ("are spike and Oliver friends?") names "Spike" too."""
+    spelled = {name.lower(): name for name in names}
+    if not spelled:
+        return None
+    name = r"(?<![\w&])(?:" + "|".join(re.escape(n) for n in sorted(spelled, key=len, reverse=True)) + r")(?![\w&])"
+    for m in re.finditer(rf"{name}(?:\s*,\s*{name})*,?\s+and\s+{name}", text, re.IGNORECASE):
+        joined = [spelled.get(n.lower(), n) for n in re.findall(name, m.group(), re.IGNORECASE)]
+        if len(set(joined)) == len(joined):
+            return ", ".join(joined[:-1]) + " and " + joined[-1]
+    return None
+
+
 def _as_kind(name: str, kind: Kind, turn: Turn) -> str | None:
     actual = kind_of(name)
     if kind is Kind.THING:
@@ -367,7 +398,7 @@ def substitute(reading: Reading, turns: Sequence[Turn]) -> str | None:
     phones?"), so they are left as they are.
     """
     for ref in reading.references:
-        name = resolve(ref.kinds, turns)
+        name = (resolve_pair(turns) if ref.plural else None) or resolve(ref.kinds, turns)
         if name is not None:
             text = f"{name}'s" if ref.possessive else name
             return reading.question[: ref.start] + text + reading.question[ref.end :]

@@ -85,6 +85,26 @@ def test_failed_export_falls_back_to_sentence_transformers(docs_copy, tmp_path, 
     engine.close()
 
 
+def test_a_second_index_links_the_encoder_and_a_deleted_one_is_exported_again(docs_copy, tmp_path):
+    def built(name: str) -> Settings:
+        settings = Settings(docs_dir=docs_copy, index_dir=tmp_path / name)
+        build_index(settings, notify=quiet)
+        return settings
+
+    def weights(settings: Settings):
+        (path,) = settings.index_dir.glob("encoders/*/model.data")
+        return path.stat()
+
+    first, second = built("first"), built("second")
+    assert weights(first).st_ino == weights(second).st_ino  # one copy of 90 MB on disk, not two
+    shutil.rmtree(first.index_dir)
+    shutil.rmtree(second.index_dir)  # no encoder this process made is left to link to
+    third = built("third")
+    engine = Engine.open(third, notify=quiet)
+    assert engine.info().query_encoder.startswith("onnx")
+    engine.close()
+
+
 def test_changed_onnx_file_is_not_used(index_copy, seed_engine):
     (model,) = index_copy.glob("encoders/*/model.onnx")
     with open(model, "r+b") as f:  # same size, one byte different

@@ -181,7 +181,8 @@ def ensure(index_dir: Path, model_sha256: str, get_model) -> EncoderRecord:
     """The ONNX encoder for this model, exported on first use; a fallback record on any failure.
 
     `get_model` returns the loaded SentenceTransformer; it is only called when an export is needed.
-    An encoder this process already exported for another index folder is copied, not re-exported.
+    An encoder this process already made for another index folder still there is linked or copied,
+    not re-exported.
     """
     if not model_sha256 or model_sha256 == "unknown":
         return EncoderRecord("sentence-transformers", reason="model weights have no known hash")
